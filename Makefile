@@ -1,0 +1,70 @@
+# The front door of mlops-tutorial: `make` (or `make help`) lists every target.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALL_STAMP := $(VENV)/.install-stamp
+TORCH_REQUIREMENT := $(shell grep -oE '"torch==[^"]+"' pyproject.toml | tr -d '"')
+PACKAGE := mlops_tutorial
+NBS := nbs
+NBDEV_JOBS ?= 2
+PACKAGE_LINT_THRESHOLD ?= 9.5
+NOTEBOOK_LINT_THRESHOLD ?= 9.0
+JUPYTER_PORT ?= 8888
+
+# A directory or base URL holding winequality-red.csv and winequality-white.csv; empty means the UCI archive.
+WINE_QUALITY_MIRROR ?=
+export WINE_QUALITY_MIRROR
+# Where fetched data lands; notebooks, tests and the CLIs all read it from here.
+export WINE_QUALITY_DATA_DIR := $(CURDIR)/data/raw
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: help install data export clean-nbs lint check-clean check-export test lab clean
+
+help: ## list the targets with a line each
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+install: $(INSTALL_STAMP) ## create .venv and install the project with its dev tools (a no-op when up to date)
+
+$(INSTALL_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_REQUIREMENT)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+data: install ## fetch the red and white wine files and verify their checksums
+	$(BIN)/python -m $(PACKAGE).data fetch --colour red --colour white
+
+export: install ## write mlops_tutorial/ from the notebooks (nbdev-export)
+	$(BIN)/nbdev-export
+
+clean-nbs: install ## strip outputs, execution counts and local metadata from the notebooks (nbdev-clean)
+	$(BIN)/nbdev-clean
+
+check-clean: install ## fail if a notebook carries outputs, execution counts or local metadata
+	@tools/check-unchanged.sh "notebooks are clean (nbdev-clean)" $(NBS) $(BIN)/nbdev-clean
+
+check-export: install ## fail if mlops_tutorial/ is out of sync with the notebooks
+	@tools/check-unchanged.sh "$(PACKAGE)/ matches the notebooks (nbdev-export)" $(PACKAGE) $(BIN)/nbdev-export
+
+lint: install check-clean check-export ## pylint the package and the notebooks (nbqa) against their thresholds
+	@echo "pylint $(PACKAGE)/ (fail under $(PACKAGE_LINT_THRESHOLD))"
+	@$(BIN)/pylint $(PACKAGE) --fail-under=$(PACKAGE_LINT_THRESHOLD)
+	@echo "nbqa pylint $(NBS)/ (fail under $(NOTEBOOK_LINT_THRESHOLD))"
+	@$(BIN)/nbqa pylint $(NBS) --fail-under=$(NOTEBOOK_LINT_THRESHOLD)
+
+test: install data lint ## lint, execute every notebook (nbdev-test), then run pytest
+	$(BIN)/nbdev-test --n-workers $(NBDEV_JOBS) --do-print
+	$(BIN)/pytest
+
+lab: install data ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir=$(NBS) --port=$(JUPYTER_PORT) --no-browser \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(if $(JUPYTER_TOKEN),--IdentityProvider.token=$(JUPYTER_TOKEN))
+
+clean: ## remove build outputs and caches (never data/ or your notebooks)
+	rm -rf build dist *.egg-info _docs _proc .pytest_cache
+	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 | xargs -0 rm -rf
