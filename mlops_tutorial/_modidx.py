@@ -17,6 +17,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'mlops_tutorial.data.main': ('data.html#main', 'mlops_tutorial/data.py'),
                                      'mlops_tutorial.data.read_text': ('data.html#read_text', 'mlops_tutorial/data.py'),
                                      'mlops_tutorial.data.read_wine_csv': ('data.html#read_wine_csv', 'mlops_tutorial/data.py'),
+                                     'mlops_tutorial.data.root_failures': ('data.html#root_failures', 'mlops_tutorial/data.py'),
                                      'mlops_tutorial.data.snake_case': ('data.html#snake_case', 'mlops_tutorial/data.py'),
                                      'mlops_tutorial.data.split_wine': ('data.html#split_wine', 'mlops_tutorial/data.py'),
                                      'mlops_tutorial.data.summarise': ('data.html#summarise', 'mlops_tutorial/data.py'),

@@ -6,10 +6,10 @@
 __all__ = ['UCI_BASE_URL', 'MIRROR_VARIABLE', 'DATA_DIR_VARIABLE', 'WINE_FILES', 'FEATURES', 'TARGET', 'COLUMNS', 'WINE_SCHEMA',
            'WineDataError', 'data_source', 'data_dir', 'copy_from_directory', 'locate', 'validate_download',
            'fetch_wine_file', 'fetch_wine', 'snake_case', 'read_text', 'detect_delimiter', 'check_field_counts',
-           'whole_numbers', 'describe_failures', 'validate_wine', 'read_wine_csv', 'load_wine', 'duplicate_groups',
-           'fold_indices', 'split_wine', 'summarise', 'main']
+           'whole_numbers', 'root_failures', 'describe_failures', 'validate_wine', 'read_wine_csv', 'load_wine',
+           'duplicate_groups', 'fold_indices', 'split_wine', 'summarise', 'main']
 
-# %% ../nbs/00_data.ipynb #59f8e674
+# %% ../nbs/00_data.ipynb #6cc2be75
 import argparse
 import csv
 import io
@@ -24,7 +24,7 @@ import pooch
 from pandera.errors import SchemaErrors
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-# %% ../nbs/00_data.ipynb #c0cd4327
+# %% ../nbs/00_data.ipynb #cab48ddc
 UCI_BASE_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/wine-quality/"
 MIRROR_VARIABLE = "WINE_QUALITY_MIRROR"  # a directory or base URL holding the same file names
 DATA_DIR_VARIABLE = "WINE_QUALITY_DATA_DIR"  # where fetched files are kept
@@ -43,7 +43,7 @@ COLUMNS = FEATURES + [TARGET]
 class WineDataError(ValueError):
     "A wine data file that cannot be fetched, read or trusted; the message names the file and what is wrong."
 
-# %% ../nbs/00_data.ipynb #eb548332
+# %% ../nbs/00_data.ipynb #503706f0
 def data_source() -> str:
     "Where the wine files come from: `$WINE_QUALITY_MIRROR` if set, else the UCI archive."
     return os.environ.get(MIRROR_VARIABLE) or UCI_BASE_URL
@@ -65,7 +65,7 @@ def locate(file_name: str, source: str) -> tuple:
         return f"{source.rstrip('/')}/{file_name}", pooch.HTTPDownloader(progressbar=True)
     return str(Path(source.removeprefix("file://")) / file_name), copy_from_directory
 
-# %% ../nbs/00_data.ipynb #5e75f587
+# %% ../nbs/00_data.ipynb #13d05834
 def validate_download(path: str, action: str, _pooch=None) -> str:
     "pooch processor: validate a freshly downloaded file and delete it if it is not valid wine data."
     if action != "fetch":
@@ -102,7 +102,7 @@ def fetch_wine(colour: str = "red", destination=None) -> Path:
     file_name, sha256 = WINE_FILES[colour]
     return fetch_wine_file(file_name, sha256, destination)
 
-# %% ../nbs/00_data.ipynb #e9aa085b
+# %% ../nbs/00_data.ipynb #595e6e15
 def snake_case(column: str) -> str:
     "`'\"free sulfur dioxide\"'` -> `'free_sulfur_dioxide'`; `'pH'` -> `'ph'`."
     return column.strip().strip('"').strip().lower().replace(" ", "_")
@@ -115,7 +115,8 @@ def read_text(path: Path) -> str:
     except FileNotFoundError as error:
         raise WineDataError(f"{path}: no such file") from error
     except UnicodeDecodeError as error:
-        raise WineDataError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#x} at offset {error.start})") from error
+        bad_byte = error.object[error.start]
+        raise WineDataError(f"{path}: not UTF-8 text (byte {bad_byte:#x} at offset {error.start})") from error
     if not text.strip():
         raise WineDataError(f"{path}: the file is empty")
     return text
@@ -139,7 +140,7 @@ def check_field_counts(path: Path, text: str, delimiter: str) -> None:
         raise WineDataError(f"{path}: {len(bad_lines)} line(s) do not have {len(rows[0])} fields "
                             f"(lines {', '.join(map(str, bad_lines[:5]))}); truncated or mis-delimited file?")
 
-# %% ../nbs/00_data.ipynb #d2e342df
+# %% ../nbs/00_data.ipynb #9982affc
 def whole_numbers(series: pd.Series) -> pd.Series:
     "True where a value is a whole number (quality is stored as a float until it is checked)."
     return series == series.round()
@@ -158,10 +159,17 @@ WINE_SCHEMA = pa.DataFrameSchema(
 )
 
 
+def root_failures(failures: pd.DataFrame) -> pd.DataFrame:
+    "pandera's failure cases without the follow-on failures of a column whose values could not be read as numbers."
+    is_coercion = failures["check"].astype(str).str.startswith("coerce_dtype")
+    unreadable_columns = set(failures.loc[is_coercion, "column"])
+    return failures[is_coercion | ~failures["column"].isin(unreadable_columns)]
+
+
 def describe_failures(path, failures: pd.DataFrame) -> str:
     "One readable message from pandera's failure cases: the file, then each column and check that failed."
     problems = []
-    for (column, check), cases in failures.groupby(["column", "check"], sort=False, dropna=False):
+    for (column, check), cases in root_failures(failures).groupby(["column", "check"], sort=False, dropna=False):
         if check == "column_in_dataframe":
             problems.append(f"missing column(s) {', '.join(map(repr, cases.failure_case))}")
         elif check == "column_in_schema":
@@ -169,7 +177,7 @@ def describe_failures(path, failures: pd.DataFrame) -> str:
         else:
             lines = ", ".join(str(int(index) + 2) for index in cases["index"].dropna().head(5))
             examples = ", ".join(map(repr, cases.failure_case.head(3)))
-            problems.append(f"column {column!r}: {len(cases)} value(s) fail {check} (lines {lines}; e.g. {examples})")
+            problems.append(f"column {column!r}: {len(cases)} value(s) fail {check} (line(s) {lines}; e.g. {examples})")
     return f"{path}: " + "; ".join(problems)
 
 
@@ -196,14 +204,14 @@ def load_wine(colour: str = "red", destination=None) -> pd.DataFrame:
     "Fetch (if needed) and read the red or white wine data as a validated DataFrame."
     return read_wine_csv(fetch_wine(colour, destination))
 
-# %% ../nbs/00_data.ipynb #75fbdbe0
+# %% ../nbs/00_data.ipynb #a551871e
 def duplicate_groups(wine: pd.DataFrame) -> pd.Series:
     "One integer id per distinct row: exact copies share an id."
     return wine.groupby(list(wine.columns), sort=False).ngroup().rename("duplicate_group")
 
 
 def fold_indices(wine: pd.DataFrame, n_folds: int = 5, seed: int = 0, group_duplicates: bool = False) -> list:
-    "Seeded (train, test) row positions of `n_folds` folds stratified on quality; copies of a row share a fold if asked."
+    "Seeded (train, test) row positions of `n_folds` folds stratified on quality; copies of a row can share a fold."
     if group_duplicates:
         folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return list(folds.split(wine, wine[TARGET], groups=duplicate_groups(wine)))
@@ -216,7 +224,7 @@ def split_wine(wine: pd.DataFrame, test_size: float = 0.2, seed: int = 0, group_
     train, test = fold_indices(wine, round(1 / test_size), seed, group_duplicates)[0]
     return wine.iloc[train], wine.iloc[test]
 
-# %% ../nbs/00_data.ipynb #0db713fd
+# %% ../nbs/00_data.ipynb #36ae7015
 def summarise(path: Path) -> str:
     "One line about a validated wine file: rows, duplicates, quality range."
     wine = read_wine_csv(path)
@@ -235,8 +243,9 @@ def main(argv: list | None = None) -> None:
     validate.add_argument("paths", type=Path, nargs="+")
     args = parser.parse_args(argv)
     try:
-        paths = [fetch_wine(colour, args.dest) for colour in args.colour or ["red"]] if args.command == "fetch" else args.paths
-        for path in paths:
+        if args.command == "fetch":
+            args.paths = [fetch_wine(colour, args.dest) for colour in args.colour or ["red"]]
+        for path in args.paths:
             print(summarise(path))
     except WineDataError as error:
         parser.exit(1, f"error: {error}\n")
