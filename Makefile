@@ -6,7 +6,9 @@ SHELL := bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-INSTALL_STAMP := $(VENV)/.install-stamp
+# Keyed on pyproject.toml's contents (not its mtime, which nbdev-export touches): edit the dependencies and the next
+# `make install` reinstalls; otherwise it is a no-op.
+INSTALL_STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
 TORCH_REQUIREMENT := $(shell grep -oE '"torch==[^"]+"' pyproject.toml | tr -d '"')
 PACKAGE := mlops_tutorial
 NBS := nbs
@@ -29,7 +31,8 @@ help: ## list the targets with a line each
 
 install: $(INSTALL_STAMP) ## create .venv and install the project with its dev tools (a no-op when up to date)
 
-$(INSTALL_STAMP): pyproject.toml
+$(INSTALL_STAMP):
+	rm -f $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_REQUIREMENT)"
@@ -51,7 +54,7 @@ check-clean: install ## fail if a notebook carries outputs, execution counts or 
 check-export: install ## fail if mlops_tutorial/ is out of sync with the notebooks
 	@tools/check-unchanged.sh "$(PACKAGE)/ matches the notebooks (nbdev-export)" $(PACKAGE) $(BIN)/nbdev-export
 
-lint: install check-clean check-export ## pylint the package and the notebooks (nbqa) against their thresholds
+lint: install check-clean check-export secrets ## pylint the package and the notebooks (nbqa) against their thresholds
 	@echo "pylint $(PACKAGE)/ (fail under $(PACKAGE_LINT_THRESHOLD))"
 	@$(BIN)/pylint $(PACKAGE) --fail-under=$(PACKAGE_LINT_THRESHOLD)
 	@echo "nbqa pylint $(NBS)/ (fail under $(NOTEBOOK_LINT_THRESHOLD))"
@@ -68,3 +71,15 @@ lab: install data ## open the notebooks in JupyterLab
 clean: ## remove build outputs and caches (never data/ or your notebooks)
 	rm -rf build dist *.egg-info _docs _proc .pytest_cache
 	find . -path ./$(VENV) -prune -o -type d \( -name __pycache__ -o -name .ipynb_checkpoints \) -print0 | xargs -0 rm -rf
+
+# ---- Linters and git hooks (nbs/02_linters.ipynb) ----
+SECRETS_BASELINE := .secrets.baseline
+
+.PHONY: secrets hooks
+
+secrets: install ## fail if a file in the repository holds a secret not in .secrets.baseline (detect-secrets)
+	@git ls-files -z --cached --others --exclude-standard | xargs -0 $(BIN)/detect-secrets-hook --baseline $(SECRETS_BASELINE)
+	@echo "ok: no secrets outside $(SECRETS_BASELINE) (detect-secrets)"
+
+hooks: install ## install the git pre-commit hooks of .pre-commit-config.yaml (pre-commit)
+	$(BIN)/pre-commit install
