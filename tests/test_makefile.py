@@ -1,0 +1,115 @@
+"""Tests for mlops_tutorial.makefile, on the project's own Makefile and on small Makefiles written to tmp_path."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlops_tutorial.makefile import (
+    MakefileError,
+    build_order,
+    disagreements,
+    expand,
+    main,
+    make_database,
+    missing_help,
+    parse_makefile,
+    run_make,
+    target_layers,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not on PATH")
+
+
+@pytest.fixture(scope="module")
+def project():
+    "The project's Makefile, parsed."
+    return parse_makefile(PROJECT_ROOT / "Makefile")
+
+
+def write_makefile(folder: Path, text: str) -> Path:
+    "Write `text` as folder/Makefile and return its path."
+    path = folder / "Makefile"
+    path.write_text(text)
+    return path
+
+
+def test_every_phony_target_of_the_project_has_a_help_line(project):
+    assert project.phony, "no .PHONY targets found: the parser or the Makefile is broken"
+    assert missing_help(project) == [], f"Makefile targets without a ## help line: {missing_help(project)}"
+
+
+def test_every_rule_with_help_is_phony(project):
+    documented = [rule.target for rule in project.rules.values() if rule.help_text]
+    assert [target for target in documented if target not in project.phony] == []
+
+
+@needs_make
+def test_make_help_lists_exactly_the_phony_targets(project):
+    listed = [line.split()[0] for line in run_make(PROJECT_ROOT, "help").splitlines() if line.strip()]
+    assert sorted(listed) == sorted(project.phony)
+
+
+@needs_make
+def test_parser_agrees_with_makes_own_database(project):
+    database = make_database(PROJECT_ROOT)
+    assert len(database.rules) >= len(project.rules) and sorted(database.phony) == sorted(project.phony)
+    assert disagreements(project, database) == {}
+
+
+@needs_make
+def test_build_order_matches_make_trace(project):
+    variables = make_database(PROJECT_ROOT).variables
+    order = [expand(target, variables) for target in build_order(project, "test")]
+    traced = re.findall(r"update target '([^']+)'", run_make(PROJECT_ROOT, "--trace", "-n", "test"))
+    assert "test" in traced and traced == [target for target in order if target in traced]
+    assert order.index("install") < order.index("data") < order.index("lint") < order.index("test")
+
+
+def test_parses_variables_continuations_and_several_targets(tmp_path):
+    path = write_makefile(
+        tmp_path,
+        "VENV ?= .venv\nSTAMP := $(VENV)/.stamp\n.PHONY: all tidy\n"
+        "all: $(STAMP) \\\n  extra ## build everything\n\t@echo done\n"
+        "$(STAMP) extra: setup.cfg\n\ttouch $@\ntidy: ## remove outputs # not part of the help\n",
+    )
+    makefile = parse_makefile(path)
+    assert makefile.variables["STAMP"] == "$(VENV)/.stamp"
+    assert makefile.rules["all"].prerequisites == [".venv/.stamp", "extra"]
+    assert makefile.rules["all"].help_text == "build everything" and makefile.rules["all"].recipe == ["@echo done"]
+    assert makefile.rules["extra"].prerequisites == ["setup.cfg"] == makefile.rules[".venv/.stamp"].prerequisites
+    assert makefile.rules["tidy"].help_text == "remove outputs"
+    assert target_layers(makefile)["all"] == 2 and missing_help(makefile) == []
+
+
+def test_phony_target_without_help_is_reported(tmp_path, capsys):
+    path = write_makefile(tmp_path, ".PHONY: build deploy\nbuild: ## compile\n\techo build\ndeploy: build\n\techo go\n")
+    assert missing_help(parse_makefile(path)) == ["deploy"]
+    with pytest.raises(SystemExit) as exit_status:
+        main([str(path)])
+    assert exit_status.value.code == 1 and "deploy" in capsys.readouterr().err
+
+
+def test_recipe_outside_a_rule_names_file_and_line(tmp_path):
+    path = write_makefile(tmp_path, "VENV := .venv\n\techo orphan\n")
+    with pytest.raises(MakefileError, match=re.escape(f"{path}:2:")):
+        parse_makefile(path)
+
+
+def test_missing_makefile_names_the_file(tmp_path):
+    with pytest.raises(MakefileError, match="no-such-Makefile"):
+        parse_makefile(tmp_path / "no-such-Makefile")
+
+
+def test_circular_dependency_is_an_error(tmp_path):
+    makefile = parse_makefile(write_makefile(tmp_path, "a: b\nb: a\n"))
+    with pytest.raises(MakefileError, match="circular dependency a -> b -> a"):
+        build_order(makefile, "a")
+
+
+def test_graph_is_drawn_to_a_file(tmp_path):
+    image = tmp_path / "graph.png"
+    main([str(PROJECT_ROOT / "Makefile"), "--graph", str(image)])
+    assert image.stat().st_size > 10_000
