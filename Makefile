@@ -83,3 +83,13 @@ secrets: install ## fail if a file in the repository holds a secret not in .secr
 
 hooks: install ## install the git pre-commit hooks of .pre-commit-config.yaml (pre-commit)
 	$(BIN)/pre-commit install
+
+# ---- DVC pipeline (nbs/04_dvc.ipynb, nbs/04a_scores.ipynb, nbs/04b_holdout.ipynb) ----
+# dvc.yaml runs its stages as `python -m mlops_tutorial.…`, so the environment's bin/ comes first on PATH.
+.PHONY: pipeline
+
+pipeline: export PATH := $(CURDIR)/$(BIN):$(PATH)
+pipeline: install ## run the DVC pipeline (fetch -> evaluate; no-op when up to date); print its metrics beside the paper's
+	$(BIN)/python -m $(PACKAGE).scores check-cache
+	$(BIN)/dvc repro
+	$(BIN)/python -m $(PACKAGE).scores report --params params.yaml
