@@ -84,6 +84,25 @@ secrets: install ## fail if a file in the repository holds a secret not in .secr
 hooks: install ## install the git pre-commit hooks of .pre-commit-config.yaml (pre-commit)
 	$(BIN)/pre-commit install
 
+# ---- ClearML (nbs/05_clearml.ipynb, nbs/05a_pipeline.ipynb) ----
+# Offline ClearML sessions (ClearML's whole cache) live in the project, git-ignored, instead of ~/.clearml/cache.
+export CLEARML_CACHE_DIR ?= $(CURDIR)/.clearml
+CLEARML_FOLDS ?= 5
+# Empty: the train: section of params.yaml decides; a number shortens every training run of the pipeline.
+CLEARML_MAX_EPOCHS ?=
+
+.PHONY: clearml-pipeline clearml-show clearml-bench
+
+clearml-pipeline: install data ## run the article's ClearML pipeline offline; print the session folder and fold scores
+	$(BIN)/python -m $(PACKAGE).pipeline run --folds $(CLEARML_FOLDS) $(if $(wildcard params.yaml),--params params.yaml) \
+		$(if $(CLEARML_MAX_EPOCHS),--max-epochs $(CLEARML_MAX_EPOCHS))
+
+clearml-show: install ## describe the newest offline ClearML session (parameters, last scalar values, artifacts)
+	$(BIN)/python -m $(PACKAGE).tracking show
+
+clearml-bench: install ## time Task.close() with ClearML's default settings and with the shipped clearml.conf
+	$(BIN)/python bench/clearml_close.py
+
 # ---- DVC pipeline (nbs/04_dvc.ipynb, nbs/04a_scores.ipynb, nbs/04b_holdout.ipynb) ----
 # dvc.yaml runs its stages as `python -m mlops_tutorial.…`, so the environment's bin/ comes first on PATH.
 .PHONY: pipeline

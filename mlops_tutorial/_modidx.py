@@ -101,8 +101,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'mlops_tutorial/model.py'),
                                       'mlops_tutorial.model.LitWineModel.training_step': ( 'lightning.html#litwinemodel.training_step',
                                                                                            'mlops_tutorial/model.py'),
-                                      'mlops_tutorial.model.LitWineModel.update_metrics': ( 'lightning.html#litwinemodel.update_metrics',
-                                                                                            'mlops_tutorial/model.py'),
                                       'mlops_tutorial.model.LitWineModel.validation_step': ( 'lightning.html#litwinemodel.validation_step',
                                                                                              'mlops_tutorial/model.py'),
                                       'mlops_tutorial.model.TensorRows': ('lightning.html#tensorrows', 'mlops_tutorial/model.py'),
