@@ -73,7 +73,8 @@ def test_parses_variables_continuations_and_several_targets(tmp_path):
         tmp_path,
         "VENV ?= .venv\nSTAMP := $(VENV)/.stamp\n.PHONY: all tidy\n"
         "all: $(STAMP) \\\n  extra ## build everything\n\t@echo done\n"
-        "$(STAMP) extra: setup.cfg\n\ttouch $@\ntidy: ## remove outputs # not part of the help\n",
+        "$(STAMP) extra: setup.cfg\n\ttouch $@\ntidy: ## remove outputs # not part of the help\n"
+        "all: export PATH := $(VENV)/bin:$(PATH)\n",
     )
     makefile = parse_makefile(path)
     assert makefile.variables["STAMP"] == "$(VENV)/.stamp"
