@@ -107,7 +107,7 @@ clearml-bench: install ## time Task.close() with ClearML's default settings and 
 # dvc.yaml runs its stages as `python -m mlops_tutorial.…`, so the environment's bin/ comes first on PATH.
 .PHONY: pipeline
 
-pipeline: export PATH := $(CURDIR)/$(BIN):$(PATH)
+pipeline: export PATH := $(abspath $(BIN)):$(PATH)
 pipeline: install ## run the DVC pipeline (fetch -> evaluate; no-op when up to date); print its metrics beside the paper's
 	$(BIN)/python -m $(PACKAGE).scores check-cache
 	$(BIN)/dvc repro
