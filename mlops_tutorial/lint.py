@@ -6,7 +6,7 @@
 __all__ = ['NBQA_MESSAGE', 'SCORE', 'LintError', 'LintMessage', 'LintReport', 'tool', 'plain_environment', 'lint_file',
            'lint_source', 'lint_notebook', 'is_source', 'lint_score']
 
-# %% ../nbs/02_linters.ipynb #7db978b6
+# %% ../nbs/02_linters.ipynb #cd637432
 import os
 import re
 import subprocess
@@ -18,7 +18,7 @@ from pathlib import Path
 from pylint.lint import Run
 from pylint.reporters import CollectingReporter
 
-# %% ../nbs/02_linters.ipynb #d4d78602
+# %% ../nbs/02_linters.ipynb #41690e7b
 class LintError(ValueError):
     "A target that cannot be linted (not Python, no statements, or the linter failed); the message says which and why."
 
@@ -47,7 +47,7 @@ class LintReport:
         "The message symbols, in order (`['missing-module-docstring', ...]`)."
         return [message.symbol for message in self.messages]
 
-# %% ../nbs/02_linters.ipynb #51aa059c
+# %% ../nbs/02_linters.ipynb #6b4ac856
 def tool(name: str) -> str:
     "Path of the executable `name` in the running Python's environment (`.venv/bin/name`)."
     return str(Path(sys.executable).parent / name)
@@ -99,7 +99,7 @@ def lint_notebook(path: Path, options=()) -> LintReport:
                 for match in map(NBQA_MESSAGE.match, result.stdout.splitlines()) if match]
     return LintReport(str(path), float(score["score"]), messages)
 
-# %% ../nbs/02_linters.ipynb #5849ba2d
+# %% ../nbs/02_linters.ipynb #e7279eae
 def is_source(target) -> bool:
     "True if `target` is a string of code rather than a path: it has a newline or does not end in .py/.ipynb."
     return isinstance(target, str) and ("\n" in target or not target.endswith((".py", ".ipynb")))
