@@ -7,18 +7,17 @@ __all__ = ['TOLERANCES', 'METRIC_NAMES', 'PAPER_TABLE2', 'absolute_errors', 'rou
            'quality_metrics', 'rec_curve', 'format_cell', 'metrics_table', 'read_metrics', 'cache_objects',
            'expected_md5', 'corrupted_cache_files', 'report', 'metrics_path_from_params', 'check_cache', 'main']
 
-# %% ../nbs/04a_scores.ipynb #964d72c7
+# %% ../nbs/04a_scores.ipynb #7f944157
 import argparse
 import hashlib
 import json
-import math
 import sys
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
-# %% ../nbs/04a_scores.ipynb #90c48ce5
+# %% ../nbs/04a_scores.ipynb #ee395ee8
 TOLERANCES = {"acc_t025": 0.25, "acc_t05": 0.5, "acc_t1": 1.0}  # metric name -> tolerance T in quality points
 METRIC_NAMES = ["mad", *TOLERANCES, "kappa"]
 
@@ -32,8 +31,8 @@ def absolute_errors(quality, predicted) -> list:
 
 
 def round_quality(predicted) -> list:
-    "Predicted quality rounded half up to a whole grade."
-    return [math.floor(float(value) + 0.5) for value in predicted]
+    "Predicted quality rounded to the nearest whole grade (halves to the even grade, as `numpy.rint` does)."
+    return [round(float(value)) for value in predicted]
 
 
 def cohen_kappa(quality, predicted_grade) -> float:
@@ -64,7 +63,7 @@ def rec_curve(quality, predicted, max_tolerance: float = 2.0, points: int = 41) 
     tolerances = [max_tolerance * step / (points - 1) for step in range(points)]
     return [{"tolerance": round(tolerance, 4), "accuracy": share_within(errors, tolerance)} for tolerance in tolerances]
 
-# %% ../nbs/04a_scores.ipynb #dac8c513
+# %% ../nbs/04a_scores.ipynb #300cc4cf
 PAPER_TABLE2 = {  # Cortez et al. 2009, Table 2, red wine, 20 x 5-fold cross-validation (fractions)
     "Cortez 2009 MR": {"mad": 0.50, "acc_t025": 0.312, "acc_t05": 0.591, "acc_t1": 0.886, "kappa": 0.322},
     "Cortez 2009 NN": {"mad": 0.51, "acc_t025": 0.311, "acc_t05": 0.591, "acc_t1": 0.888, "kappa": 0.325},
@@ -96,7 +95,7 @@ def read_metrics(path) -> dict:
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: cannot read metrics ({error})") from error
 
-# %% ../nbs/04a_scores.ipynb #43fe9ded
+# %% ../nbs/04a_scores.ipynb #09a77db7
 def cache_objects(cache_dir) -> list:
     "The content-addressed files in a DVC 3 cache directory: `files/md5/ab/cdef…` (`.dir` manifests included)."
     root = Path(cache_dir) / "files" / "md5"
@@ -113,7 +112,7 @@ def corrupted_cache_files(cache_dir) -> list:
     return [path for path in cache_objects(cache_dir)
             if hashlib.md5(path.read_bytes()).hexdigest() != expected_md5(path)]
 
-# %% ../nbs/04a_scores.ipynb #011c1ef7
+# %% ../nbs/04a_scores.ipynb #3272bc89
 def report(metrics_path) -> str:
     "The pipeline's metrics from `metrics_path` above the paper's Table 2 rows."
     table = metrics_table({"this pipeline": read_metrics(metrics_path), **PAPER_TABLE2})
