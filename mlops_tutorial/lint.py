@@ -6,7 +6,7 @@
 __all__ = ['NBQA_MESSAGE', 'SCORE', 'LintError', 'LintMessage', 'LintReport', 'tool', 'plain_environment', 'lint_file',
            'lint_source', 'lint_notebook', 'is_source', 'lint_score']
 
-# %% ../nbs/02_linters.ipynb #cd637432
+# %% ../nbs/02_linters.ipynb #9ee1ff86
 import os
 import re
 import subprocess
@@ -18,7 +18,7 @@ from pathlib import Path
 from pylint.lint import Run
 from pylint.reporters import CollectingReporter
 
-# %% ../nbs/02_linters.ipynb #41690e7b
+# %% ../nbs/02_linters.ipynb #86542ef3
 class LintError(ValueError):
     "A target that cannot be linted (not Python, no statements, or the linter failed); the message says which and why."
 
@@ -41,13 +41,14 @@ class LintReport:
     target: str
     score: float
     messages: list = field(default_factory=list)
+    statements: int | None = None  # statements pylint counted (.py files and source only; nbqa does not report it)
 
     @property
     def symbols(self) -> list:
         "The message symbols, in order (`['missing-module-docstring', ...]`)."
         return [message.symbol for message in self.messages]
 
-# %% ../nbs/02_linters.ipynb #6b4ac856
+# %% ../nbs/02_linters.ipynb #e86fb2b0
 def tool(name: str) -> str:
     "Path of the executable `name` in the running Python's environment (`.venv/bin/name`)."
     return str(Path(sys.executable).parent / name)
@@ -66,7 +67,7 @@ def lint_file(path: Path, options=()) -> LintReport:
         raise LintError(f"{path}: no Python statements to score")
     messages = [LintMessage(str(path), item.line, item.column, item.symbol, item.msg_id, item.msg)
                 for item in reporter.messages]
-    return LintReport(str(path), round(run.linter.stats.global_note, 2), messages)
+    return LintReport(str(path), round(run.linter.stats.global_note, 2), messages, run.linter.stats.statement)
 
 
 def lint_source(source: str, options=()) -> LintReport:
@@ -76,7 +77,7 @@ def lint_source(source: str, options=()) -> LintReport:
         path.write_text(source, encoding="utf-8")
         report = lint_file(path, options)
     messages = [replace(message, path="snippet.py") for message in report.messages]
-    return LintReport("<source>", report.score, messages)
+    return LintReport("<source>", report.score, messages, report.statements)
 
 
 NBQA_MESSAGE = re.compile(  # nbs/01_makefile.ipynb:cell_5:6:4: C0103: Constant name "x" ... (invalid-name)
@@ -99,7 +100,7 @@ def lint_notebook(path: Path, options=()) -> LintReport:
                 for match in map(NBQA_MESSAGE.match, result.stdout.splitlines()) if match]
     return LintReport(str(path), float(score["score"]), messages)
 
-# %% ../nbs/02_linters.ipynb #e7279eae
+# %% ../nbs/02_linters.ipynb #483724e7
 def is_source(target) -> bool:
     "True if `target` is a string of code rather than a path: it has a newline or does not end in .py/.ipynb."
     return isinstance(target, str) and ("\n" in target or not target.endswith((".py", ".ipynb")))

@@ -7,7 +7,7 @@ __all__ = ['ASSIGNMENT', 'RULE', 'REFERENCE', 'SKIPPED_DIRECTIVES', 'MakefileErr
            'expand', 'add_rule', 'parse_makefile', 'run_make', 'make_database', 'disagreements', 'missing_help',
            'build_order', 'target_layers', 'mean_x', 'node_positions', 'draw_target_graph', 'describe', 'main']
 
-# %% ../nbs/01_makefile.ipynb #b21a24b9
+# %% ../nbs/01_makefile.ipynb #e56fb4cb
 import argparse
 import re
 import subprocess
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-# %% ../nbs/01_makefile.ipynb #9716fb57
+# %% ../nbs/01_makefile.ipynb #ff901b30
 class MakefileError(ValueError):
     "A Makefile that cannot be read or parsed, or a make run that failed; the message names the file and line."
 
@@ -40,7 +40,7 @@ class Makefile:
     rules: dict = field(default_factory=dict)
     phony: list = field(default_factory=list)
 
-# %% ../nbs/01_makefile.ipynb #06696b1b
+# %% ../nbs/01_makefile.ipynb #f4d57339
 ASSIGNMENT = re.compile(  # NAME = value, with any of make's assignment operators
     r"^(?:export\s+|override\s+)?(?P<name>[A-Za-z_.][\w.-]*)\s*(?P<operator>\?=|::=|:=|\+=|!=|=)\s*(?P<value>.*)$"
 )
@@ -76,7 +76,7 @@ def expand(text: str, variables: dict, depth: int = 10) -> str:
 
     return REFERENCE.sub(value, text)
 
-# %% ../nbs/01_makefile.ipynb #cfc17932
+# %% ../nbs/01_makefile.ipynb #74a380b6
 def add_rule(makefile: Makefile, match: re.Match, number: int) -> list:
     "Record the rule in `match` (one per target it names); return the rules it touched."
     if ASSIGNMENT.match(match["prerequisites"]):  # a target-specific variable (`target: VAR := value`), not a rule
@@ -119,7 +119,7 @@ def parse_makefile(path) -> Makefile:
             raise MakefileError(f"{path}:{number}: cannot read {line.strip()[:60]!r}")
     return makefile
 
-# %% ../nbs/01_makefile.ipynb #1a2773d0
+# %% ../nbs/01_makefile.ipynb #3b20811d
 def run_make(directory, *arguments: str) -> str:
     "Run `make` in `directory` with `arguments` and return what it printed; a failure raises `MakefileError`."
     command = ["make", "--no-print-directory", *arguments]
@@ -162,12 +162,12 @@ def disagreements(makefile: Makefile, database: Makefile) -> dict:
             differences[target] = (ours, makes)
     return differences
 
-# %% ../nbs/01_makefile.ipynb #f5ec8c46
+# %% ../nbs/01_makefile.ipynb #15395937
 def missing_help(makefile: Makefile) -> list:
     "The phony targets of `makefile` that have no `##` help line."
     return [target for target in makefile.phony if not makefile.rules.get(target, Rule(target)).help_text]
 
-# %% ../nbs/01_makefile.ipynb #ee803a75
+# %% ../nbs/01_makefile.ipynb #edc25600
 def build_order(makefile: Makefile, goal: str) -> list:
     "The targets make completes for `goal`, in order: prerequisites first, left to right, each once."
     order = []
@@ -184,7 +184,7 @@ def build_order(makefile: Makefile, goal: str) -> list:
     visit(goal, ())
     return order
 
-# %% ../nbs/01_makefile.ipynb #c2a01a28
+# %% ../nbs/01_makefile.ipynb #ae676905
 def target_layers(makefile: Makefile) -> dict:
     "Level of every target and prerequisite: 0 without prerequisites, else one above its highest prerequisite."
     layers = {}
@@ -218,7 +218,7 @@ def node_positions(makefile: Makefile) -> dict:
             positions[name] = (index - (len(names) - 1) / 2, level)
     return positions
 
-# %% ../nbs/01_makefile.ipynb #4ad7e3f0
+# %% ../nbs/01_makefile.ipynb #fde520f9
 def draw_target_graph(makefile: Makefile, ax=None):
     "Draw the target graph of `makefile` on `ax` (a new figure if None): one box per target, arrows to prerequisites."
     positions = node_positions(makefile)
@@ -243,7 +243,7 @@ def draw_target_graph(makefile: Makefile, ax=None):
     ax.axis("off")
     return ax
 
-# %% ../nbs/01_makefile.ipynb #7e5fd073
+# %% ../nbs/01_makefile.ipynb #f1e138e0
 def describe(makefile: Makefile) -> str:
     "One line per target: name, prerequisites, help."
     width = max(len(target) for target in makefile.rules)
