@@ -97,6 +97,18 @@ def test_tracking_is_off_unless_asked(tmp_path):
     assert not (tmp_path / "offline").exists()
 
 
+def test_a_failing_tracked_run_is_still_closed_and_the_error_propagates(tmp_path):
+    code = """
+        from mlops_tutorial.tracking import tracked_training
+        with tracked_training("doomed run", {"seed": 0}, enabled=True):
+            raise RuntimeError("training diverged")
+    """
+    result = run_python(code, tmp_path)
+    assert result.returncode == 1 and "RuntimeError: training diverged" in result.stderr
+    (session,) = offline_sessions(tmp_path)
+    assert Path(f"{session}.zip").is_file() and read_task_record(session)["name"] == "doomed run"
+
+
 @pytest.mark.parametrize("arguments, step", [(["--folds", "1"], "split_folds"), (["--max-epochs", "0"], "test_folds")])
 def test_failing_step_fails_the_pipeline_and_names_the_step(tmp_path, arguments, step):
     result = run_python("-m", tmp_path, "mlops_tutorial.pipeline", "run", "--model-dir", str(tmp_path / "model"),
