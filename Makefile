@@ -112,3 +112,16 @@ pipeline: install ## run the DVC pipeline (fetch -> evaluate; no-op when up to d
 	$(BIN)/python -m $(PACKAGE).scores check-cache
 	$(BIN)/dvc repro
 	$(BIN)/python -m $(PACKAGE).scores report --params params.yaml
+
+# ---- Lightning (nbs/03_lightning.ipynb, nbs/03a_train.ipynb, nbs/03b_evaluate.ipynb) ----
+# The cross-validation of tutorial 03b: Lightning, RBF SVR and random forest on all rows and with duplicates grouped.
+EVALUATION ?= reports/evaluation.json
+EVALUATION_FOLDS ?= 5
+
+.PHONY: evaluate bench-lightning
+
+evaluate: install data ## cross-validate Lightning, SVR and random forest (all rows, grouped); write $(EVALUATION)
+	$(BIN)/python -m $(PACKAGE).evaluate --folds $(EVALUATION_FOLDS) --out $(EVALUATION)
+
+bench-lightning: install data ## time the Lightning Trainer against a hand-written loop (last line: ratio)
+	$(BIN)/python bench/lightning_overhead.py

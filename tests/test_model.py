@@ -1,0 +1,142 @@
+"""mlops_tutorial.model: determinism, resuming from the last checkpoint, refusing bad hyperparameters before any
+training, and tables other than the raw wine file."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from mlops_tutorial.data import TARGET, WineDataError, read_wine_csv
+from mlops_tutorial.model import LitWineModel, TrainConfig, WineDataModule, predict_quality, quality_metrics, train_model
+
+METRIC_NAMES = {"mad", "acc_t025", "acc_t05", "acc_t1", "kappa"}
+
+
+@pytest.fixture(scope="module")
+def wine(red_wine_file) -> pd.DataFrame:
+    "The validated red wine table."
+    return read_wine_csv(red_wine_file)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    "One torch thread, as the CLIs use (several threads only slow a model this small down)."
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class EpochRecorder(Callback):
+    "Records the index of every training epoch that starts."
+
+    def __init__(self):
+        self.epochs = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.epochs.append(trainer.current_epoch)
+
+
+def assert_valid_metrics(metrics: dict) -> None:
+    "The paper's five metrics, each a fraction in its range."
+    assert set(metrics) == METRIC_NAMES
+    assert 0 < metrics["mad"] < 3
+    assert 0 <= metrics["acc_t025"] <= metrics["acc_t05"] <= metrics["acc_t1"] <= 1
+    assert -1 <= metrics["kappa"] <= 1
+
+
+def test_same_seed_gives_identical_metrics_and_weights(wine):
+    config = TrainConfig(seed=3, max_epochs=8, batch_size=256, ensemble_size=2)
+    first, first_metrics = train_model(wine, config)
+    second, second_metrics = train_model(wine, config)
+    assert first_metrics == second_metrics
+    for (name, weight), (_, other) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(weight, other), name
+    _, other_seed_metrics = train_model(wine, dataclasses.replace(config, seed=4))
+    assert other_seed_metrics != first_metrics
+
+
+def test_resume_from_last_checkpoint(wine, tmp_path):
+    config = TrainConfig(seed=1, max_epochs=3)
+    train_model(wine, config, checkpoint_dir=tmp_path)
+    assert (tmp_path / "last.ckpt").is_file()
+    recorder = EpochRecorder()
+    model, metrics = train_model(wine, dataclasses.replace(config, max_epochs=6), checkpoint_dir=tmp_path,
+                                 resume=True, callbacks=[recorder])
+    assert recorder.epochs == [3, 4, 5], "did not continue from the saved epoch"
+    assert model.trainer.current_epoch == 6
+    assert_valid_metrics(metrics)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("learning_rate", -0.01), ("learning_rate", 0.0), ("learning_rate", float("nan")), ("batch_size", 0),
+    ("batch_size", 2.5), ("precision", "16"), ("precision", "fp8"), ("max_epochs", 0), ("dropout", 1.0),
+    ("validation_fraction", 0.9), ("ensemble_size", 0), ("objective", "ordinal"), ("devices", 0),
+])
+def test_bad_hyperparameter_is_refused_with_its_name(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field} "):
+        TrainConfig(**{field: value})
+
+
+def test_max_epochs_below_min_epochs_is_refused():
+    with pytest.raises(ValueError, match=r"TrainConfig.max_epochs .*min_epochs \(5\), got 2"):
+        TrainConfig(min_epochs=5, max_epochs=2)
+
+
+def test_early_stopping_needs_a_validation_split():
+    with pytest.raises(ValueError, match="TrainConfig.patience"):
+        TrainConfig(patience=5, validation_fraction=0)
+
+
+def test_unknown_params_key_is_refused_by_name():
+    with pytest.raises(ValueError, match="'epochs'"):
+        TrainConfig.from_dict({"epochs": 3})
+
+
+def test_a_config_changed_after_creation_is_refused_before_training(wine, tmp_path):
+    config = TrainConfig(max_epochs=2)
+    config.batch_size = 0
+    with pytest.raises(ValueError, match="TrainConfig.batch_size"):
+        train_model(wine, config, checkpoint_dir=tmp_path)
+    assert not list(tmp_path.iterdir()), "something was written before the config was checked"
+
+
+def test_featurized_table_uses_every_column_except_quality(wine):
+    table = wine.assign(log_sulphates=np.log(wine["sulphates"]),
+                        acid_ratio=wine["fixed_acidity"] / wine["volatile_acidity"]).drop(columns=["density"])
+    model, metrics = train_model(table, TrainConfig(max_epochs=5))
+    assert model.hparams.feature_names == [name for name in table.columns if name != TARGET]
+    assert_valid_metrics(metrics)
+    assert predict_quality(model, table.drop(columns=TARGET)).shape == (len(table),)
+    with pytest.raises(WineDataError, match="'acid_ratio'"):
+        predict_quality(model, table.drop(columns="acid_ratio"))
+
+
+def test_table_problems_name_the_column(wine):
+    with pytest.raises(WineDataError, match="'quality'"):
+        WineDataModule(wine.drop(columns=TARGET)).setup("fit")
+    with pytest.raises(WineDataError, match="'grape'"):
+        WineDataModule(wine.assign(grape="touriga")).setup("fit")
+
+
+def test_scaler_is_fitted_on_training_rows_only(wine):
+    data = WineDataModule(wine, validation_fraction=0.2, seed=0)
+    data.setup("fit")
+    train_features = data.datasets["train"].tensors[0].numpy()
+    assert np.allclose(data.feature_mean, train_features.mean(axis=0), atol=1e-4)
+    assert not np.allclose(data.feature_mean, wine[data.feature_names].mean().to_numpy(), atol=1e-6)
+
+
+def test_checkpoint_restores_the_same_predictions(wine, tmp_path):
+    model, _ = train_model(wine, TrainConfig(max_epochs=3), checkpoint_dir=tmp_path)
+    restored = LitWineModel.load_from_checkpoint(tmp_path / "last.ckpt")
+    assert np.array_equal(predict_quality(model, wine), predict_quality(restored, wine))
+
+
+def test_quality_metrics_follow_the_paper_definitions():
+    metrics = quality_metrics([5, 6, 7, 5], [5.2, 6.6, 7.0, 4.0])
+    assert metrics["mad"] == pytest.approx((0.2 + 0.6 + 0.0 + 1.0) / 4)
+    assert (metrics["acc_t025"], metrics["acc_t05"], metrics["acc_t1"]) == (0.5, 0.5, 1.0)
+    assert quality_metrics([5, 6, 7], [5, 6, 7])["kappa"] == 1.0
