@@ -6,10 +6,10 @@
 __all__ = ['METRIC_NAMES', 'MODEL_DIR', 'load_wine_component', 'split_folds_component', 'test_folds_component',
            'aggregate_metrics_component', 'train_final_model_component', 'STEP_FUNCTIONS', 'SCORE_RANGES', 'load_wine',
            'split_folds', 'fit_model', 'train_fold', 'test_folds', 'aggregate_metrics', 'train_final_model',
-           'report_scores', 'wine_quality_pipeline', 'PipelineStepError', 'PipelineRun', 'failing_step',
-           'check_outputs', 'run_offline_pipeline', 'close_failed_pipeline', 'referenced_steps', 'build_controller',
-           'step_depths', 'draw_dag', 'verify_controller_run', 'run_controller', 'read_hyperparameters', 'format_run',
-           'main']
+           'report_scores', 'publish_results', 'wine_quality_pipeline', 'PipelineStepError', 'PipelineRun',
+           'failing_step', 'check_outputs', 'run_offline_pipeline', 'close_failed_pipeline', 'referenced_steps',
+           'build_controller', 'step_depths', 'draw_dag', 'verify_controller_run', 'run_controller',
+           'read_hyperparameters', 'format_run', 'main']
 
 # %% ../nbs/05a_pipeline.ipynb #bad98a0a
 import argparse
@@ -104,6 +104,13 @@ def report_scores(logger, fold_metrics: list, cv_metrics: dict) -> None:
         logger.report_single_value(f"cv_{name}", summary["mean"])
 
 
+def publish_results(fold_metrics: list, cv_metrics: dict, model_path: str) -> None:
+    "The article's upload: scores on the pipeline task, the model and the cross-validated scores as its artifacts."
+    report_scores(PipelineDecorator.get_logger(), copy.deepcopy(fold_metrics), copy.deepcopy(cv_metrics))
+    PipelineDecorator.upload_artifact("model", Path(str(model_path)), wait_on_upload=True)
+    PipelineDecorator.upload_artifact("cv_metrics", copy.deepcopy(cv_metrics), wait_on_upload=True)
+
+
 @PipelineDecorator.pipeline(name="wine quality pipeline", project=PROJECT, version="1.0", add_pipeline_tags=False)
 def wine_quality_pipeline(colour: str, n_folds: int, seed: int, group_duplicates: bool, hyperparameters: dict,
                           model_dir: str) -> dict:
@@ -113,7 +120,7 @@ def wine_quality_pipeline(colour: str, n_folds: int, seed: int, group_duplicates
     fold_metrics = test_folds_component(wine, folds, hyperparameters)
     cv_metrics = aggregate_metrics_component(fold_metrics)
     model_path = train_final_model_component(wine, cv_metrics, hyperparameters, model_dir)
-    report_scores(PipelineDecorator.get_logger(), fold_metrics, cv_metrics)
+    publish_results(fold_metrics, cv_metrics, model_path)
     return {"fold_metrics": fold_metrics, "cv_metrics": cv_metrics, "model_path": model_path}
 
 # %% ../nbs/05a_pipeline.ipynb #fd586920
@@ -134,12 +141,12 @@ SCORE_RANGES = {"mad": (0.0, 10.0), "acc_t025": (0.0, 1.0), "acc_t05": (0.0, 1.0
                 "kappa": (-1.0, 1.0)}  # score -> the interval a valid value lies in
 
 
-def failing_step(error: BaseException) -> str:
-    "The name of the innermost pipeline step in the exception's traceback (`'pipeline'` if none)."
+def failing_step(error: BaseException) -> str | None:
+    "The name of the innermost pipeline step in the exception's traceback (None if it came from outside the steps)."
     step_codes = {function.__code__: name for name, function in STEP_FUNCTIONS.items()}
     frames = traceback.walk_tb(error.__traceback__)
     names = [step_codes[frame.f_code] for frame, _ in frames if frame.f_code in step_codes]
-    return names[-1] if names else "pipeline"
+    return names[-1] if names else None
 
 
 def check_outputs(outputs: dict, n_folds: int) -> None:
@@ -170,8 +177,9 @@ def run_offline_pipeline(colour: str = "red", n_folds: int = 5, seed: int = 0, g
                                                       dict(hyperparameters or {}), str(model_dir)))
     except Exception as error:
         step = failing_step(error)
-        close_failed_pipeline(f"step {step!r} failed")
-        raise PipelineStepError(f"pipeline step {step!r} failed: {type(error).__name__}: {error}") from error
+        where = f"pipeline step {step!r}" if step else "the pipeline (outside its steps)"
+        close_failed_pipeline(f"{where} failed")
+        raise PipelineStepError(f"{where} failed: {type(error).__name__}: {error}") from error
     check_outputs(outputs, n_folds)
     session = Path(PipelineDecorator.get_current_pipeline().task.get_offline_mode_folder())
     return PipelineRun(session, outputs["fold_metrics"], outputs["cv_metrics"], Path(outputs["model_path"]))
