@@ -139,6 +139,21 @@ def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
 
 
 @pytest.mark.slow
+def test_train_cli_records_an_offline_session_when_asked(tmp_path):
+    train_source = (ROOT / "mlops_tutorial" / "train.py").read_text(encoding="utf-8")
+    if "tracked_training" not in train_source:
+        pytest.skip("mlops_tutorial.train does not call tracking.tracked_training yet (MLOPS_TUTORIAL_CLEARML unwired)")
+    command = [sys.executable, "-m", "mlops_tutorial.train", "--checkpoint", str(tmp_path / "model.ckpt"),
+               "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "3", "--ensemble-size", "1"]
+    env = {**clearml_env(tmp_path / "cache"), "MLOPS_TUTORIAL_CLEARML": "offline"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (session,) = offline_sessions(tmp_path / "cache")
+    assert len(read_scalars(session).query("metric == 'val_mad'")) == 3, "no per-epoch curve captured"
+    assert set(read_artifacts(session)) >= {"checkpoint", "metrics"}
+
+
+@pytest.mark.slow
 def test_pipeline_cli_runs_offline_and_reports_every_fold(tmp_path):
     result = run_python("-m", tmp_path, "mlops_tutorial.pipeline", "run", "--folds", "2", "--max-epochs", "2",
                         "--model-dir", str(tmp_path / "model"), timeout=600)
