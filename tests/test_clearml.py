@@ -17,7 +17,7 @@ from mlops_tutorial.tracking import (OFFLINE_CONFIG, describe_session, offline_s
                                      read_parameters, read_plot, read_scalars, read_task_record)
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOSE_BOUND_S = 10.0  # generous: the shipped settings close in well under a second, the defaults take 11 to 300 s
+CLOSE_BOUND_S = 5.0  # generous: the shipped settings close in under a second, the defaults take 6 to 307 s
 STEP_NAMES = ["load_wine", "split_folds", "test_folds", "aggregate_metrics", "train_final_model"]
 
 
