@@ -8,7 +8,7 @@ __all__ = ['TOLERANCES', 'PRECISIONS', 'OBJECTIVES', 'PREDICTIONS', 'MAX_QUALITY
            'build_network', 'expected_score', 'median_score', 'stage_metrics', 'LitWineModel', 'make_trainer',
            'predict_features', 'predict_quality', 'train_model']
 
-# %% ../nbs/03_lightning.ipynb #577cc01a
+# %% ../nbs/03_lightning.ipynb #18c91b19
 import math
 import warnings
 from dataclasses import asdict, dataclass, fields
@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .data import TARGET, WineDataError, fetch_wine, read_wine_csv, split_wine
 
-# %% ../nbs/03_lightning.ipynb #06dcfdeb
+# %% ../nbs/03_lightning.ipynb #150372c8
 TOLERANCES = {"acc_t025": 0.25, "acc_t05": 0.5, "acc_t1": 1.0}  # metric name -> tolerance T (Cortez et al. 2009)
 
 
@@ -37,7 +37,7 @@ def quality_metrics(quality, predicted) -> dict:
     metrics["kappa"] = cohen_kappa_score(quality.astype(int), np.rint(predicted).astype(int))
     return {name: float(value) for name, value in metrics.items()}
 
-# %% ../nbs/03_lightning.ipynb #492c93f2
+# %% ../nbs/03_lightning.ipynb #9cc6c36d
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true")
 OBJECTIVES = ("score_distribution", "regression")  # softmax over the scores with cross-entropy, or one output with MSE
 PREDICTIONS = ("median", "mean")  # how a predicted score distribution becomes one quality value
@@ -53,9 +53,9 @@ def is_number(value) -> bool:
     "True for ints and floats, not for bools or strings."
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
-# %% ../nbs/03_lightning.ipynb #06bf02db
+# %% ../nbs/03_lightning.ipynb #9b1fa9f3
 @dataclass
-class TrainConfig:
+class TrainConfig:  # pylint: disable=too-many-instance-attributes  # one field per hyperparameter
     "Hyperparameters of one training run; invalid values raise `ValueError` naming the field, before any training."
     seed: int = 0  # seeds weights, split and shuffling
     objective: str = "score_distribution"  # or "regression"
@@ -124,7 +124,7 @@ class TrainConfig:
         "The fields as a plain dict (for logging and params files)."
         return asdict(self)
 
-# %% ../nbs/03_lightning.ipynb #11e1fa42
+# %% ../nbs/03_lightning.ipynb #30089825
 def feature_columns(table: pd.DataFrame) -> list:
     "Every column except `quality`, after checking that the table has a `quality` column and only numbers."
     if TARGET not in table.columns:
@@ -135,7 +135,7 @@ def feature_columns(table: pd.DataFrame) -> list:
     return [str(name) for name in table.columns if name != TARGET]
 
 
-class TensorRows(TensorDataset):
+class TensorRows(TensorDataset):  # pylint: disable=too-few-public-methods
     "A `TensorDataset` that hands a DataLoader a whole batch of rows at once, instead of one row at a time."
 
     def __getitems__(self, rows: list) -> tuple:
@@ -152,10 +152,11 @@ def to_tensors(table: pd.DataFrame, feature_names: list) -> TensorRows:
     features = torch.tensor(table[feature_names].to_numpy(dtype=np.float32))
     return TensorRows(features, torch.tensor(table[TARGET].to_numpy(dtype=np.int64)))
 
-# %% ../nbs/03_lightning.ipynb #3ba1d64b
+# %% ../nbs/03_lightning.ipynb #cce6d2fd
 class WineDataModule(pl.LightningDataModule):
     "Wine rows as tensors: a seeded train/validation split, and feature statistics from the training rows only."
 
+    # pylint: disable=unused-argument  # the arguments are kept in self.hparams by save_hyperparameters
     def __init__(self, table: pd.DataFrame | None = None, colour: str = "red", batch_size: int = 2048,
                  validation_fraction: float = 0.2, seed: int = 0, group_duplicates: bool = True,
                  test_table: pd.DataFrame | None = None):
@@ -163,6 +164,7 @@ class WineDataModule(pl.LightningDataModule):
         self.save_hyperparameters(ignore=["table", "test_table"])
         self.table, self.test_table = table, test_table
         self.datasets, self.feature_names, self.feature_mean, self.feature_std = {}, [], [], []
+    # pylint: enable=unused-argument
 
     def prepare_data(self) -> None:
         "Download the wine file when no table was given (no state is set here)."
@@ -203,7 +205,7 @@ class WineDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self.loader("test")
 
-# %% ../nbs/03_lightning.ipynb #098dd6d8
+# %% ../nbs/03_lightning.ipynb #91b1e462
 MAX_QUALITY = 10  # quality is a score from 0 to 10
 
 
@@ -236,10 +238,11 @@ def stage_metrics(stage: str) -> nn.ModuleDict:
         f"{stage}_acc_t05": torchmetrics.MeanMetric(),
     })
 
-# %% ../nbs/03_lightning.ipynb #6f41a65b
+# %% ../nbs/03_lightning.ipynb #0b88d0a1
 class LitWineModel(pl.LightningModule):
     "An MLP on standardized features that predicts wine quality; every column except `quality` is a feature."
 
+    # pylint: disable=too-many-arguments,too-many-positional-arguments,unused-argument  # kept in self.hparams
     def __init__(self, feature_names: list, feature_mean: list, feature_std: list,
                  objective: str = "score_distribution", prediction: str = "median", hidden_units: int = 64,
                  hidden_layers: int = 2, dropout: float = 0.2, learning_rate: float = 0.01, weight_decay: float = 1e-4,
@@ -252,8 +255,9 @@ class LitWineModel(pl.LightningModule):
         self.members = nn.ModuleList(build_network(len(feature_names), n_outputs, hidden_units, hidden_layers, dropout)
                                      for _ in range(ensemble_size))
         self.train_metrics, self.val_metrics, self.test_metrics = map(stage_metrics, ("train", "val", "test"))
+    # pylint: enable=too-many-arguments,too-many-positional-arguments,unused-argument
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor) -> torch.Tensor:  # pylint: disable=arguments-differ
         "Raw outputs, (members, rows, outputs): one logit per score, or the quality (regression)."
         standardized = (features - self.feature_mean) / self.feature_std
         return torch.stack([member(standardized) for member in self.members])
@@ -304,20 +308,20 @@ class LitWineModel(pl.LightningModule):
         self.log_dict(dict(metrics), on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
-    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:  # pylint: disable=arguments-differ,unused-argument
         return self._step(batch, "train")
 
-    def validation_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:  # pylint: disable=arguments-differ,unused-argument
         return self._step(batch, "val")
 
-    def test_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:
+    def test_step(self, batch: tuple, batch_idx: int) -> torch.Tensor:  # pylint: disable=arguments-differ,unused-argument
         return self._step(batch, "test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate,
                                  weight_decay=self.hparams.weight_decay)
 
-# %% ../nbs/03_lightning.ipynb #a5335018
+# %% ../nbs/03_lightning.ipynb #f96614df
 def make_trainer(config: TrainConfig, checkpoint_dir=None, logger=False, callbacks: list | None = None,
                  **trainer_options) -> pl.Trainer:
     "A Trainer for `config`: checkpoints (with `last.ckpt`) only if `checkpoint_dir` is given, no progress bar."
@@ -334,7 +338,7 @@ def make_trainer(config: TrainConfig, checkpoint_dir=None, logger=False, callbac
                       accumulate_grad_batches=config.accumulate_grad_batches, logger=logger, callbacks=callbacks,
                       enable_checkpointing=checkpoint_dir is not None, default_root_dir=checkpoint_dir, **options)
 
-# %% ../nbs/03_lightning.ipynb #0a77fc16
+# %% ../nbs/03_lightning.ipynb #69635463
 def predict_features(models: list, features: torch.Tensor) -> np.ndarray:
     "Predicted quality for a feature tensor, averaged over `models`."
     predictions = []
@@ -354,7 +358,7 @@ def predict_quality(model, table: pd.DataFrame) -> np.ndarray:
         raise WineDataError(f"table lacks the model's feature column(s) {', '.join(map(repr, missing))}")
     return predict_features(models, torch.tensor(table[feature_names].to_numpy(dtype=np.float32)))
 
-# %% ../nbs/03_lightning.ipynb #fab428d4
+# %% ../nbs/03_lightning.ipynb #1b4a3de4
 def train_model(table: pd.DataFrame, config: TrainConfig | None = None, checkpoint_dir=None, resume: bool = False,
                 logger=False, callbacks: list | None = None, **trainer_options) -> tuple:
     "Fit a `LitWineModel` on `table`; return it and the paper's metrics on the validation rows (or training rows)."

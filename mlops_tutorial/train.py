@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['read_table', 'load_train_params', 'add_config_flags', 'make_config', 'build_parser', 'write_outputs', 'main']
 
-# %% ../nbs/03a_train.ipynb #054ad432
+# %% ../nbs/03a_train.ipynb #898a9054
 import argparse
 import json
 import logging
@@ -20,7 +20,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from .data import COLUMNS, WineDataError, fetch_wine, read_wine_csv, snake_case
 from .model import TrainConfig, feature_columns, train_model
 
-# %% ../nbs/03a_train.ipynb #33472cc1
+# %% ../nbs/03a_train.ipynb #bf71553c
 def read_table(path) -> pd.DataFrame:
     "A raw wine file (validated) or a CSV of numeric features plus `quality`; the header decides which."
     path = Path(path)
@@ -37,7 +37,7 @@ def read_table(path) -> pd.DataFrame:
         raise WineDataError(f"{path}: {error}") from None
     return table
 
-# %% ../nbs/03a_train.ipynb #c93c7178
+# %% ../nbs/03a_train.ipynb #7f4c3c88
 def load_train_params(path) -> dict:
     "The `train:` section of a params file (an empty dict if the file has none)."
     path = Path(path)
@@ -68,7 +68,7 @@ def make_config(args: argparse.Namespace) -> TrainConfig:
     flags = {field.name: getattr(args, field.name) for field in fields(TrainConfig)}
     return TrainConfig.from_dict(values | {name: value for name, value in flags.items() if value is not None})
 
-# %% ../nbs/03a_train.ipynb #0fba776b
+# %% ../nbs/03a_train.ipynb #2a1aac19
 def build_parser() -> argparse.ArgumentParser:
     "The command line of `python -m mlops_tutorial.train`."
     parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.train", description=(
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(parser)
     return parser
 
-# %% ../nbs/03a_train.ipynb #4a21ba0f
+# %% ../nbs/03a_train.ipynb #d3f29aff
 def write_outputs(model, metrics: dict, checkpoint: Path, metrics_path: Path) -> None:
     "Save the checkpoint (every process takes part) and the metrics JSON (first process only)."
     trainer = model.trainer
