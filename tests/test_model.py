@@ -9,7 +9,8 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from mlops_tutorial.data import TARGET, WineDataError, read_wine_csv
-from mlops_tutorial.model import LitWineModel, TrainConfig, WineDataModule, predict_quality, quality_metrics, train_model
+from mlops_tutorial.model import (LitWineModel, TrainConfig, WineDataModule, predict_quality, quality_metrics,
+                                  train_model)
 
 METRIC_NAMES = {"mad", "acc_t025", "acc_t05", "acc_t1", "kappa"}
 

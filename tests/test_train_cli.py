@@ -98,7 +98,8 @@ def test_resume_from_the_command_line(red_wine_file, tmp_path):
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(red_wine_file, tmp_path):
     result = run_train("--data", red_wine_file, "--strategy", "ddp", "--devices", 2, "--accelerator", "cpu",
-                       "--max-epochs", 3, "--checkpoint", tmp_path / "model.ckpt", "--metrics", tmp_path / "metrics.json")
+                       "--max-epochs", 3, "--checkpoint", tmp_path / "model.ckpt",
+                       "--metrics", tmp_path / "metrics.json")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in output and "trained 3 epochs in 2 process(es) (gloo)" in output
