@@ -105,3 +105,17 @@ def test_ddp_on_two_cpu_processes(red_wine_file, tmp_path):
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in output and "trained 3 epochs in 2 process(es) (gloo)" in output
     read_metrics(tmp_path / "metrics.json")
     assert LitWineModel.load_from_checkpoint(tmp_path / "model.ckpt").hparams.feature_names
+
+
+def test_log_dir_gets_csv_and_tensorboard_logs(red_wine_file, tmp_path):
+    result = run_train("--data", red_wine_file, "--max-epochs", 3, "--log-dir", tmp_path / "logs",
+                       "--checkpoint", tmp_path / "model.ckpt", "--metrics", tmp_path / "metrics.json")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "logs" / "csv").rglob("metrics.csv"))) == 1
+    assert list((tmp_path / "logs" / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_spawning_strategy_is_refused_before_training(tmp_path):
+    result = run_train("--strategy", "ddp_spawn", "--checkpoint", tmp_path / "m.ckpt", "--metrics", tmp_path / "m.json")
+    assert result.returncode == 2 and "use --strategy ddp" in result.stderr
+    assert not list(tmp_path.iterdir())
