@@ -8,7 +8,7 @@ __all__ = ['TOLERANCES', 'PRECISIONS', 'OBJECTIVES', 'PREDICTIONS', 'MAX_QUALITY
            'build_network', 'expected_score', 'median_score', 'stage_metrics', 'LitWineModel', 'make_trainer',
            'predict_features', 'predict_quality', 'train_model']
 
-# %% ../nbs/03_lightning.ipynb #e70fe012
+# %% ../nbs/03_lightning.ipynb #946d75f9
 import math
 import warnings
 from dataclasses import asdict, dataclass, fields
@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .data import TARGET, WineDataError, fetch_wine, read_wine_csv, split_wine
 
-# %% ../nbs/03_lightning.ipynb #c985bf91
+# %% ../nbs/03_lightning.ipynb #833538ce
 TOLERANCES = {"acc_t025": 0.25, "acc_t05": 0.5, "acc_t1": 1.0}  # metric name -> tolerance T (Cortez et al. 2009)
 
 
@@ -37,7 +37,7 @@ def quality_metrics(quality, predicted) -> dict:
     metrics["kappa"] = cohen_kappa_score(quality.astype(int), np.rint(predicted).astype(int))
     return {name: float(value) for name, value in metrics.items()}
 
-# %% ../nbs/03_lightning.ipynb #1e118880
+# %% ../nbs/03_lightning.ipynb #3ae26bc8
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true")
 OBJECTIVES = ("score_distribution", "regression")  # softmax over the scores with cross-entropy, or one output with MSE
 PREDICTIONS = ("median", "mean")  # how a predicted score distribution becomes one quality value
@@ -53,7 +53,7 @@ def is_number(value) -> bool:
     "True for ints and floats, not for bools or strings."
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
-# %% ../nbs/03_lightning.ipynb #a9af4a9f
+# %% ../nbs/03_lightning.ipynb #3b767f3a
 @dataclass
 class TrainConfig:  # pylint: disable=too-many-instance-attributes  # one field per hyperparameter
     "Hyperparameters of one training run; invalid values raise `ValueError` naming the field, before any training."
@@ -124,7 +124,7 @@ class TrainConfig:  # pylint: disable=too-many-instance-attributes  # one field 
         "The fields as a plain dict (for logging and params files)."
         return asdict(self)
 
-# %% ../nbs/03_lightning.ipynb #3b5749b0
+# %% ../nbs/03_lightning.ipynb #e6706768
 def feature_columns(table: pd.DataFrame) -> list:
     "Every column except `quality`, after checking that the table has a `quality` column and only numbers."
     if TARGET not in table.columns:
@@ -152,7 +152,7 @@ def to_tensors(table: pd.DataFrame, feature_names: list) -> TensorRows:
     features = torch.tensor(table[feature_names].to_numpy(dtype=np.float32))
     return TensorRows(features, torch.tensor(table[TARGET].to_numpy(dtype=np.int64)))
 
-# %% ../nbs/03_lightning.ipynb #0199c61e
+# %% ../nbs/03_lightning.ipynb #76d97b06
 class WineDataModule(pl.LightningDataModule):
     "Wine rows as tensors: a seeded train/validation split, and feature statistics from the training rows only."
 
@@ -205,7 +205,7 @@ class WineDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self.loader("test")
 
-# %% ../nbs/03_lightning.ipynb #47a93cec
+# %% ../nbs/03_lightning.ipynb #2a797378
 MAX_QUALITY = 10  # quality is a score from 0 to 10
 
 
@@ -238,7 +238,7 @@ def stage_metrics(stage: str) -> nn.ModuleDict:
         f"{stage}_acc_t05": torchmetrics.MeanMetric(),
     })
 
-# %% ../nbs/03_lightning.ipynb #9d6c2bc3
+# %% ../nbs/03_lightning.ipynb #52d451c3
 class LitWineModel(pl.LightningModule):
     "An MLP on standardized features that predicts wine quality; every column except `quality` is a feature."
 
@@ -321,7 +321,7 @@ class LitWineModel(pl.LightningModule):
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.learning_rate,
                                  weight_decay=self.hparams.weight_decay)
 
-# %% ../nbs/03_lightning.ipynb #982cecdd
+# %% ../nbs/03_lightning.ipynb #cfd7cf2b
 def make_trainer(config: TrainConfig, checkpoint_dir=None, logger=False, callbacks: list | None = None,
                  **trainer_options) -> pl.Trainer:
     "A Trainer for `config`: checkpoints (with `last.ckpt`) only if `checkpoint_dir` is given, no progress bar."
@@ -338,7 +338,7 @@ def make_trainer(config: TrainConfig, checkpoint_dir=None, logger=False, callbac
                       accumulate_grad_batches=config.accumulate_grad_batches, logger=logger, callbacks=callbacks,
                       enable_checkpointing=checkpoint_dir is not None, default_root_dir=checkpoint_dir, **options)
 
-# %% ../nbs/03_lightning.ipynb #20df6963
+# %% ../nbs/03_lightning.ipynb #4dbaca16
 def predict_features(models: list, features: torch.Tensor) -> np.ndarray:
     "Predicted quality for a feature tensor, averaged over `models`."
     predictions = []
@@ -358,7 +358,7 @@ def predict_quality(model, table: pd.DataFrame) -> np.ndarray:
         raise WineDataError(f"table lacks the model's feature column(s) {', '.join(map(repr, missing))}")
     return predict_features(models, torch.tensor(table[feature_names].to_numpy(dtype=np.float32)))
 
-# %% ../nbs/03_lightning.ipynb #7c0a6be3
+# %% ../nbs/03_lightning.ipynb #2dd0bf6b
 def train_model(table: pd.DataFrame, config: TrainConfig | None = None, checkpoint_dir=None, resume: bool = False,
                 logger=False, callbacks: list | None = None, **trainer_options) -> tuple:
     "Fit a `LitWineModel` on `table`; return it and the paper's metrics on the validation rows (or training rows)."
