@@ -6,7 +6,7 @@
 __all__ = ['PROTOCOLS', 'PAPER_RED_WINE', 'features_and_quality', 'fit_predict_svr', 'fit_predict_forest', 'lightning_predictor',
            'cross_validated_predictions', 'cross_validate', 'evaluate', 'comparison_table', 'main']
 
-# %% ../nbs/03b_evaluate.ipynb #20745e0e
+# %% ../nbs/03b_evaluate.ipynb #db2c9fa0
 import argparse
 import json
 import logging
@@ -25,7 +25,7 @@ from sklearn.svm import SVR
 from .data import TARGET, fetch_wine, fold_indices, read_wine_csv
 from .model import TrainConfig, predict_quality, quality_metrics, train_model
 
-# %% ../nbs/03b_evaluate.ipynb #3dad4f5a
+# %% ../nbs/03b_evaluate.ipynb #cd84d670
 def features_and_quality(table: pd.DataFrame) -> tuple:
     "The feature matrix (every column except quality) and the quality vector."
     return table.drop(columns=TARGET).to_numpy(dtype=float), table[TARGET].to_numpy()
@@ -52,7 +52,7 @@ def lightning_predictor(config: TrainConfig):
         return predict_quality(model, test)
     return fit_predict_lightning
 
-# %% ../nbs/03b_evaluate.ipynb #97f00274
+# %% ../nbs/03b_evaluate.ipynb #e63055e1
 def cross_validated_predictions(table: pd.DataFrame, fit_predict, n_folds: int = 5, seed: int = 0,
                                 group_duplicates: bool = False) -> np.ndarray:
     "Out-of-fold predictions for every row: each fold's rows predicted by a model trained on the other folds."
@@ -74,7 +74,7 @@ def cross_validate(table: pd.DataFrame, models: dict, n_folds: int = 5, seed: in
                                          time.perf_counter() - started)
     return results
 
-# %% ../nbs/03b_evaluate.ipynb #8786c4a4
+# %% ../nbs/03b_evaluate.ipynb #9fc95b61
 PROTOCOLS = {"all_rows": False, "grouped": True}  # name in the JSON -> group_duplicates
 
 
@@ -85,7 +85,7 @@ def evaluate(table: pd.DataFrame, config: TrainConfig | None = None, n_folds: in
               "random_forest": lambda train, test, seed: fit_predict_forest(train, test, seed, n_trees)}
     return {protocol: cross_validate(table, models, n_folds, seed, grouped) for protocol, grouped in PROTOCOLS.items()}
 
-# %% ../nbs/03b_evaluate.ipynb #639e59b9
+# %% ../nbs/03b_evaluate.ipynb #b6020a4c
 PAPER_RED_WINE = {  # Cortez et al. 2009, Table 2, red wine: 20 runs of 5-fold cross-validation, all rows
     "paper MR": {"mad": 0.50, "acc_t025": 0.312, "acc_t05": 0.591, "acc_t1": 0.886, "kappa": 0.322},
     "paper NN": {"mad": 0.51, "acc_t025": 0.311, "acc_t05": 0.591, "acc_t1": 0.888, "kappa": 0.325},
@@ -99,7 +99,7 @@ def comparison_table(results: dict) -> pd.DataFrame:
     rows |= {(protocol, name): metrics for protocol, models in results.items() for name, metrics in models.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["protocol", "model"])
 
-# %% ../nbs/03b_evaluate.ipynb #f3c06c9d
+# %% ../nbs/03b_evaluate.ipynb #4a833573
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.evaluate --folds 5 --out reports/evaluation.json`: cross-validate and write JSON."
     parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.evaluate", description=main.__doc__)
