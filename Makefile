@@ -27,7 +27,7 @@ export DVC_NO_ANALYTICS := 1
 .PHONY: help install data export clean-nbs lint check-clean check-export test lab clean
 
 help: ## list the targets with a line each
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 install: $(INSTALL_STAMP) ## create .venv and install the project with its dev tools (a no-op when up to date)
 
@@ -108,6 +108,7 @@ clearml-bench: install ## time Task.close() with ClearML's default settings and 
 .PHONY: pipeline
 
 pipeline: export PATH := $(abspath $(BIN)):$(PATH)
+pipeline: export MLOPS_TUTORIAL_CLEARML ?= offline
 pipeline: install ## run the DVC pipeline (fetch -> evaluate; no-op when up to date); print its metrics beside the paper's
 	$(BIN)/python -m $(PACKAGE).scores check-cache
 	$(BIN)/dvc repro

@@ -250,6 +250,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'mlops_tutorial/tracking.py'),
                                          'mlops_tutorial.tracking.tracking_requested': ( 'clearml.html#tracking_requested',
                                                                                          'mlops_tutorial/tracking.py'),
+                                         'mlops_tutorial.tracking.train_tracked': ( 'clearml.html#train_tracked',
+                                                                                    'mlops_tutorial/tracking.py'),
                                          'mlops_tutorial.tracking.use_offline_config': ( 'clearml.html#use_offline_config',
                                                                                          'mlops_tutorial/tracking.py')},
             'mlops_tutorial.train': { 'mlops_tutorial.train.add_config_flags': ('train.html#add_config_flags', 'mlops_tutorial/train.py'),

@@ -6,9 +6,9 @@
 __all__ = ['PROJECT', 'CONFIG_VARIABLE', 'OFFLINE_CONFIG', 'SERVER_VARIABLES', 'TRACKING_VARIABLE', 'use_offline_config',
            'missing_server_variables', 'start_offline_task', 'report_confusion', 'record_results', 'read_task_record',
            'read_events', 'read_scalars', 'read_plot', 'read_parameters', 'read_artifacts', 'offline_sessions',
-           'describe_session', 'main', 'tracking_requested', 'tracked_training']
+           'describe_session', 'tracking_requested', 'tracked_training', 'train_tracked', 'main']
 
-# %% ../nbs/05_clearml.ipynb #d2f81189
+# %% ../nbs/05_clearml.ipynb #c90d6a0e
 import argparse
 import json
 import os
@@ -21,7 +21,11 @@ import pandas as pd
 from clearml import Task
 from sklearn.metrics import confusion_matrix
 
-# %% ../nbs/05_clearml.ipynb #aef91620
+from .train import build_parser as build_train_parser
+from .train import main as train_main
+from .train import make_config as make_train_config
+
+# %% ../nbs/05_clearml.ipynb #92ebeb08
 PROJECT = "mlops-tutorial"  # the ClearML project every task of this series is filed under
 CONFIG_VARIABLE = "CLEARML_CONFIG_FILE"  # ClearML's own variable naming the configuration file to use
 OFFLINE_CONFIG = Path(str(resources.files("mlops_tutorial") / "clearml.conf"))  # shipped: no credentials
@@ -45,7 +49,7 @@ def start_offline_task(name: str, project: str = PROJECT, **init_options) -> Tas
     Task.set_offline(True)
     return Task.init(project_name=project, task_name=name, **init_options)
 
-# %% ../nbs/05_clearml.ipynb #4e915825
+# %% ../nbs/05_clearml.ipynb #fdaf0137
 def report_confusion(task: Task, quality, predicted, series: str = "test", iteration: int = 0) -> pd.DataFrame:
     "Report the confusion matrix of true grades against rounded predicted quality as a ClearML plot; return it."
     grades = np.rint(np.asarray(predicted, dtype=float)).astype(int)
@@ -65,7 +69,7 @@ def record_results(task: Task, metrics: dict, files: dict | None = None) -> None
     for name, path in (files or {}).items():
         task.upload_artifact(name, artifact_object=Path(path))
 
-# %% ../nbs/05_clearml.ipynb #1a154e20
+# %% ../nbs/05_clearml.ipynb #e6e6f5fe
 def read_task_record(session: Path) -> dict:
     "The task record (`task.json`) of an offline session folder."
     path = Path(session) / "task.json"
@@ -110,7 +114,7 @@ def read_artifacts(session: Path) -> dict:
     artifacts = read_task_record(session).get("execution", {}).get("artifacts", [])
     return {artifact["key"]: Path(artifact["uri"]) for artifact in artifacts}
 
-# %% ../nbs/05_clearml.ipynb #20fe2259
+# %% ../nbs/05_clearml.ipynb #8c3da6a5
 def offline_sessions(cache_dir=None) -> list:
     "The offline session folders in ClearML's cache (`$CLEARML_CACHE_DIR` or `~/.clearml/cache`), oldest first."
     cache = Path(cache_dir or os.environ.get("CLEARML_CACHE_DIR") or Path.home() / ".clearml" / "cache")
@@ -132,27 +136,7 @@ def describe_session(session: Path) -> str:
     lines += [f"  artifact {name}: {path}" for name, path in read_artifacts(session).items()]
     return "\n".join(lines)
 
-
-def main(argv: list | None = None) -> None:
-    "`python -m mlops_tutorial.tracking show [SESSION]`: describe an offline ClearML session (default: the newest)."
-    parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.tracking", description=main.__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    show = commands.add_parser("show", help="describe an offline session folder")
-    show.add_argument("session", type=Path, nargs="?", help="session folder (default: the newest in the cache)")
-    args = parser.parse_args(argv)
-    sessions = [args.session] if args.session else offline_sessions()[-1:]
-    if not sessions:
-        parser.exit(1, "error: no offline ClearML session found; set CLEARML_CACHE_DIR or name a session folder\n")
-    try:
-        print(describe_session(sessions[0]))
-    except FileNotFoundError as error:
-        parser.exit(1, f"error: {error}\n")
-
-
-if __name__ == "__main__" and "__file__" in globals():
-    main()
-
-# %% ../nbs/05_clearml.ipynb #3702a5b0
+# %% ../nbs/05_clearml.ipynb #2cc61f5d
 TRACKING_VARIABLE = "MLOPS_TUTORIAL_CLEARML"  # "offline" (or 1) records training runs in an offline ClearML session
 
 
@@ -177,3 +161,47 @@ def tracked_training(name: str, hyperparameters: dict, enabled: bool | None = No
     finally:
         task.close()
         print(f"ClearML offline session: {task.get_offline_mode_folder()}")
+
+# %% ../nbs/05_clearml.ipynb #307027be
+def train_tracked(train_arguments: list) -> None:
+    "Run the training command (`python -m mlops_tutorial.train ARGS`), recorded as an offline task if tracking is on."
+    parser = build_train_parser()
+    args = parser.parse_args(train_arguments)
+    try:
+        hyperparameters = make_train_config(args).to_dict()
+    except ValueError as error:
+        parser.exit(2, f"error: {error}\n")
+    with tracked_training(f"train {args.data or 'red wine'}", hyperparameters) as task:
+        if task is not None and args.log_dir is None:  # ClearML records Lightning's curves through TensorBoard
+            train_arguments = [*train_arguments, "--log-dir", str(Path(task.get_offline_mode_folder()) / "lightning")]
+        train_main(train_arguments)
+        if task is not None:
+            metrics = json.loads(args.metrics.read_text(encoding="utf-8"))
+            record_results(task, metrics, {"checkpoint": args.checkpoint, "metrics": args.metrics})
+
+
+def main(argv: list | None = None) -> None:
+    "`python -m mlops_tutorial.tracking show [SESSION] | train ARGS`: describe an offline session; train, tracked."
+    parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.tracking", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="describe an offline session folder")
+    show.add_argument("session", type=Path, nargs="?", help="session folder (default: the newest in the cache)")
+    commands.add_parser("train", add_help=False,
+                        help=f"python -m mlops_tutorial.train ARGS, recorded when ${TRACKING_VARIABLE} is set")
+    args, train_arguments = parser.parse_known_args(argv)
+    if args.command == "train":
+        train_tracked(train_arguments)
+        return
+    if train_arguments:
+        parser.error(f"unrecognized arguments: {' '.join(train_arguments)}")
+    sessions = [args.session] if args.session else offline_sessions()[-1:]
+    if not sessions:
+        parser.exit(1, "error: no offline ClearML session found; set CLEARML_CACHE_DIR or name a session folder\n")
+    try:
+        print(describe_session(sessions[0]))
+    except FileNotFoundError as error:
+        parser.exit(1, f"error: {error}\n")
+
+
+if __name__ == "__main__" and "__file__" in globals():
+    main()

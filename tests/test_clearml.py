@@ -139,11 +139,8 @@ def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_cli_records_an_offline_session_when_asked(tmp_path):
-    train_source = (ROOT / "mlops_tutorial" / "train.py").read_text(encoding="utf-8")
-    if "tracked_training" not in train_source:
-        pytest.skip("mlops_tutorial.train does not call tracking.tracked_training yet (MLOPS_TUTORIAL_CLEARML unwired)")
-    command = [sys.executable, "-m", "mlops_tutorial.train", "--checkpoint", str(tmp_path / "model.ckpt"),
+def test_tracked_training_command_records_an_offline_session_when_asked(tmp_path):
+    command = [sys.executable, "-m", "mlops_tutorial.tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
                "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "3", "--ensemble-size", "1"]
     env = {**clearml_env(tmp_path / "cache"), "MLOPS_TUTORIAL_CLEARML": "offline"}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -151,6 +148,16 @@ def test_train_cli_records_an_offline_session_when_asked(tmp_path):
     (session,) = offline_sessions(tmp_path / "cache")
     assert len(read_scalars(session).query("metric == 'val_mad'")) == 3, "no per-epoch curve captured"
     assert set(read_artifacts(session)) >= {"checkpoint", "metrics"}
+    assert read_parameters(session)["train/max_epochs"] == "3"
+
+
+def test_tracked_training_command_without_the_switch_records_nothing(tmp_path):
+    command = [sys.executable, "-m", "mlops_tutorial.tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
+               "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "1", "--ensemble-size", "1"]
+    env = {key: value for key, value in clearml_env(tmp_path / "cache").items() if key != "MLOPS_TUTORIAL_CLEARML"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "metrics.json").is_file() and not offline_sessions(tmp_path / "cache")
 
 
 @pytest.mark.slow
