@@ -6,7 +6,7 @@
 __all__ = ['SO2_PKA', 'DERIVED_FEATURES', 'add_derived_features', 'fit_components', 'add_components', 'FeaturizeParams',
            'read_params', 'featurize', 'write_table', 'main']
 
-# %% ../nbs/04_dvc.ipynb #67b32e20
+# %% ../nbs/04_dvc.ipynb #c76f00af
 import argparse
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .data import TARGET, WineDataError, read_wine_csv, split_wine
 
-# %% ../nbs/04_dvc.ipynb #30268169
+# %% ../nbs/04_dvc.ipynb #2217deb7
 SO2_PKA = 1.81  # pKa of the molecular SO2 / bisulphite equilibrium in wine
 DERIVED_FEATURES = ["free_so2_share", "molecular_so2"]
 
@@ -37,7 +37,7 @@ def add_derived_features(wine: pd.DataFrame) -> pd.DataFrame:
     features = wine.drop(columns=TARGET)
     return pd.concat([features, derived, wine[[TARGET]]], axis=1)
 
-# %% ../nbs/04_dvc.ipynb #826f0c00
+# %% ../nbs/04_dvc.ipynb #e85a4435
 def fit_components(train: pd.DataFrame, n_components: int) -> Pipeline:
     "A scaler + PCA fitted on the feature columns (all but quality) of the training table."
     columns = [column for column in train.columns if column != TARGET]
@@ -53,7 +53,7 @@ def add_components(table: pd.DataFrame, components: Pipeline) -> pd.DataFrame:
     principal = pd.DataFrame(scores, columns=names, index=table.index)
     return pd.concat([table.drop(columns=TARGET), principal, table[[TARGET]]], axis=1)
 
-# %% ../nbs/04_dvc.ipynb #8ce31d21
+# %% ../nbs/04_dvc.ipynb #049cfd44
 @dataclass(frozen=True)
 class FeaturizeParams:
     "The `featurize:` section of params.yaml."
@@ -87,7 +87,7 @@ def featurize(wine: pd.DataFrame, params: FeaturizeParams) -> tuple:
     components = fit_components(train, params.n_components)
     return add_components(train, components), add_components(test, components)
 
-# %% ../nbs/04_dvc.ipynb #928b5855
+# %% ../nbs/04_dvc.ipynb #12dadb84
 def write_table(table: pd.DataFrame, path) -> None:
     "Write `table` as CSV, creating the parent directory."
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['evaluate_checkpoint', 'write_results', 'main']
 
-# %% ../nbs/04b_holdout.ipynb #5615aea7
+# %% ../nbs/04b_holdout.ipynb #d9b77f97
 import argparse
 import json
 from pathlib import Path
@@ -14,9 +14,10 @@ import pandas as pd
 
 from .data import TARGET
 from .model import LitWineModel, predict_quality
-from .scores import quality_metrics, rec_curve
+from .model import quality_metrics
+from .scores import rec_curve
 
-# %% ../nbs/04b_holdout.ipynb #b916946e
+# %% ../nbs/04b_holdout.ipynb #16cd5a7e
 def evaluate_checkpoint(checkpoint, table: pd.DataFrame) -> tuple:
     "The paper's metrics and the REC curve of the model saved in `checkpoint` on `table`."
     model = LitWineModel.load_from_checkpoint(checkpoint, map_location="cpu")
@@ -31,7 +32,7 @@ def write_results(metrics: dict, curve: list, metrics_path, plot_path) -> None:
     Path(metrics_path).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     pd.DataFrame(curve).to_csv(plot_path, index=False)
 
-# %% ../nbs/04b_holdout.ipynb #ae4e278f
+# %% ../nbs/04b_holdout.ipynb #4dc505cc
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.holdout`: score a checkpoint on a table; write metrics JSON and the REC curve CSV."
     parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.holdout", description=main.__doc__)
