@@ -31,7 +31,7 @@ def test_command_writes_both_protocols(red_wine_file, tmp_path):
         for name, metrics in models.items():
             assert set(metrics) == METRIC_NAMES, (protocol, name)
             assert 0 <= metrics["acc_t025"] <= metrics["acc_t05"] <= metrics["acc_t1"] <= 1, (protocol, name)
-    assert "paper SVM" in result.stdout and str(out) in result.stdout
+    assert "Cortez 2009 SVM" in result.stdout and str(out) in result.stdout
 
 
 def test_bad_override_is_refused(tmp_path):
