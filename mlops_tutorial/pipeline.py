@@ -11,7 +11,7 @@ __all__ = ['METRIC_NAMES', 'MODEL_DIR', 'load_wine_component', 'split_folds_comp
            'build_controller', 'step_depths', 'draw_dag', 'verify_controller_run', 'run_controller',
            'read_hyperparameters', 'format_run', 'main']
 
-# %% ../nbs/05a_pipeline.ipynb #bad98a0a
+# %% ../nbs/05a_pipeline.ipynb #7e3fb6f2
 import argparse
 import copy
 import json
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import yaml
 from clearml import PipelineController, Task
 from clearml.automation.controller import PipelineDecorator
 
 from . import data
 from .model import TOLERANCES, TrainConfig, predict_quality, quality_metrics, train_model
 from .tracking import PROJECT, missing_server_variables, use_offline_config
+from .train import load_train_params
 
-# %% ../nbs/05a_pipeline.ipynb #8279d00c
+# %% ../nbs/05a_pipeline.ipynb #c014e209
 def load_wine(colour: str = "red") -> pd.DataFrame:
     "Step 1 (load data): the validated red or white wine table, fetched if needed."
     return data.load_wine(colour)
@@ -40,7 +40,7 @@ def split_folds(wine: pd.DataFrame, n_folds: int = 5, seed: int = 0, group_dupli
     folds = data.fold_indices(wine, n_folds=n_folds, seed=seed, group_duplicates=group_duplicates)
     return [(train.tolist(), test.tolist()) for train, test in folds]
 
-# %% ../nbs/05a_pipeline.ipynb #47b8333f
+# %% ../nbs/05a_pipeline.ipynb #9dc60fab
 METRIC_NAMES = ["mad", *TOLERANCES, "kappa"]  # the paper's scores, as fractions (MAD in quality points)
 MODEL_DIR = "build/clearml"  # where the final model goes unless told otherwise (git-ignored, removed by make clean)
 
@@ -71,7 +71,7 @@ def aggregate_metrics(fold_metrics: list) -> dict:
     scores = pd.DataFrame(fold_metrics)[METRIC_NAMES]
     return {name: {"mean": float(scores[name].mean()), "std": float(scores[name].std(ddof=0))} for name in METRIC_NAMES}
 
-# %% ../nbs/05a_pipeline.ipynb #1611eaf0
+# %% ../nbs/05a_pipeline.ipynb #af2dc70c
 def train_final_model(wine: pd.DataFrame, cv_metrics: dict, hyperparameters: dict, model_dir: str = MODEL_DIR) -> str:
     "Step 5 (train and upload): train on every wine, save the checkpoint with its cross-validated scores; its path."
     model_dir = Path(model_dir)
@@ -81,7 +81,7 @@ def train_final_model(wine: pd.DataFrame, cv_metrics: dict, hyperparameters: dic
     (model_dir / "cv_metrics.json").write_text(json.dumps(cv_metrics, indent=2), encoding="utf-8")
     return str(checkpoint)
 
-# %% ../nbs/05a_pipeline.ipynb #4f931e5f
+# %% ../nbs/05a_pipeline.ipynb #10c1f1f7
 load_wine_component = PipelineDecorator.component(name="load_wine", return_values=["wine"], cache=False)(load_wine)
 split_folds_component = PipelineDecorator.component(name="split_folds", return_values=["folds"], cache=False)(
     split_folds)
@@ -123,7 +123,7 @@ def wine_quality_pipeline(colour: str, n_folds: int, seed: int, group_duplicates
     publish_results(fold_metrics, cv_metrics, model_path)
     return {"fold_metrics": fold_metrics, "cv_metrics": cv_metrics, "model_path": model_path}
 
-# %% ../nbs/05a_pipeline.ipynb #fd586920
+# %% ../nbs/05a_pipeline.ipynb #c0edf96a
 class PipelineStepError(RuntimeError):
     "A pipeline step failed or produced no output; the message names the step."
 
@@ -192,7 +192,7 @@ def close_failed_pipeline(reason: str) -> None:
         task.mark_failed(status_reason=reason, force=True)
         task.close()
 
-# %% ../nbs/05a_pipeline.ipynb #16fbea69
+# %% ../nbs/05a_pipeline.ipynb #3617a6dc
 def referenced_steps(function_kwargs: dict) -> list:
     "The steps whose results `function_kwargs` refers to (`'${load_wine.wine}'` -> `'load_wine'`)."
     return sorted({value[2:].split(".")[0] for value in function_kwargs.values()
@@ -224,7 +224,7 @@ def build_controller(colour: str = "red", n_folds: int = 5, seed: int = 0, group
                                cache_executed_step=False)
     return pipe
 
-# %% ../nbs/05a_pipeline.ipynb #afb7a729
+# %% ../nbs/05a_pipeline.ipynb #af3dcc89
 def step_depths(parents: dict) -> dict:
     "Each step's depth in the graph: 0 for a step without parents, else one more than its deepest parent."
     depths = {}
@@ -256,7 +256,7 @@ def draw_dag(pipe: PipelineController):
     ax.axis("off")
     return figure
 
-# %% ../nbs/05a_pipeline.ipynb #950b018b
+# %% ../nbs/05a_pipeline.ipynb #d743adde
 def verify_controller_run(pipe: PipelineController) -> dict:
     "The task id of every step of a finished controller run; `PipelineStepError` naming the steps that did not deliver."
     dag = pipe.get_pipeline_dag()
@@ -287,13 +287,10 @@ def run_controller(pipe: PipelineController) -> dict | None:
     pipe.start_locally(run_pipeline_steps_locally=True)
     return verify_controller_run(pipe)
 
-# %% ../nbs/05a_pipeline.ipynb #6044a597
+# %% ../nbs/05a_pipeline.ipynb #0bf6079b
 def read_hyperparameters(params_path=None, max_epochs: int | None = None) -> dict:
     "Training hyperparameters: the `train:` section of a params file (if given), with `max_epochs` overriding."
-    hyperparameters = {}
-    if params_path:
-        params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
-        hyperparameters = dict(params.get("train") or {})
+    hyperparameters = load_train_params(params_path) if params_path else {}
     if max_epochs is not None:
         hyperparameters.update(max_epochs=max_epochs, min_epochs=min(max_epochs, hyperparameters.get("min_epochs", 1)))
     return hyperparameters
