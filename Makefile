@@ -36,7 +36,7 @@ $(INSTALL_STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_REQUIREMENT)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ui]"
 	touch $@
 
 data: install ## fetch the red and white wine files and verify their checksums
