@@ -10,9 +10,11 @@ In a test module, import the fixtures you use (pytest finds fixtures imported in
     from browser import chromium, browser_page  # pylint: disable=unused-import
 
 ``chromium`` is one headless Browser for the session, ``browser_page`` a fresh page whose console errors and
-uncaught exceptions are collected in ``page.errors``. pytest-playwright's own ``browser``/``page`` fixtures launch
-the same executable when ``browser_type_launch_args`` is imported too.
+uncaught exceptions are collected in ``page.errors``. To use pytest-playwright's own ``browser``/``context``/``page``
+fixtures instead, import ``launch_browser`` from here: they then launch the same Chromium and skip the same way.
 """
+# Fixtures take other fixtures as arguments of the same name: that is how pytest wires them.
+# pylint: disable=redefined-outer-name
 from __future__ import annotations
 
 import os
@@ -76,11 +78,11 @@ def launch_options() -> dict[str, Any]:
     return options
 
 
-def launch_chromium(playwright) -> Any:
+def launch_chromium(playwright, **overrides: Any) -> Any:
     "Launch the configured Chromium with `playwright` (a sync Playwright); skips or fails when it cannot start."
     from playwright.sync_api import Error  # pylint: disable=import-outside-toplevel
 
-    options = launch_options()
+    options = {**launch_options(), **overrides}
     try:
         return playwright.chromium.launch(**options)
     except Error as error:
@@ -90,9 +92,9 @@ def launch_chromium(playwright) -> Any:
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    "pytest-playwright's launch arguments with the configured Chromium (for its `browser` and `page` fixtures)."
-    return {**browser_type_launch_args, **launch_options()}
+def launch_browser(playwright) -> Any:
+    "pytest-playwright's launcher, replaced: its `browser`, `context` and `page` fixtures get the configured Chromium."
+    return lambda **overrides: launch_chromium(playwright, **overrides)
 
 
 @pytest.fixture(scope="session")
