@@ -35,15 +35,16 @@ def input_file(path) -> Path:
 
 
 def output_file(path) -> Path:
-    "`path` if a file can be written there (its folder exists or can be made), else a `ValueError`."
+    "`path` if a file can be written there (its folder is made if missing), else a `ValueError`."
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path}: is a directory; give a file name")
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"{path}: cannot be written ({folder} is not a writable folder)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be written: {error.strerror} ({error.filename})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: cannot be written ({path.parent} is not a writable folder)")
     return path
 
 

@@ -22,6 +22,10 @@ class Section(BaseModel):
     "A section of params.yaml: unknown keys refused, no type coercion, frozen."
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    def replace(self, **changes):
+        "A validated copy with `changes` (a frozen section is never changed in place)."
+        return type(self).model_validate(self.model_dump() | changes)
+
 # %% ../nbs/00a_config.ipynb #96de1811
 class Paths(Section):
     "The files of the DVC pipeline (relative to the project root)."
