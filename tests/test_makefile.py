@@ -1,26 +1,34 @@
-"""Tests for mlops_tutorial.makefile, on the project's own Makefile and on small Makefiles written to tmp_path."""
+"""Tests for mlops_tutorial.makefile (nbs/01x_makefile_parser.ipynb): the project's own Makefile and small ones in tmp_path."""
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+
+import networkx as nx
 
 from mlops_tutorial.makefile import (
     MakefileError,
     build_order,
     disagreements,
+    draw_target_graph,
     expand,
     main,
     make_database,
+    make_in,
     missing_help,
     parse_makefile,
     run_make,
+    target_graph,
     target_layers,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not on PATH")
+needs_make = pytest.mark.skipif(shutil.which("make") is None,
+                                reason="GNU make is not on PATH: install it (apt-get install make, brew install make)")
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +116,51 @@ def test_circular_dependency_is_an_error(tmp_path):
     makefile = parse_makefile(write_makefile(tmp_path, "a: b\nb: a\n"))
     with pytest.raises(MakefileError, match="circular dependency a -> b -> a"):
         build_order(makefile, "a")
+    with pytest.raises(MakefileError, match="circular dependency"):
+        target_graph(makefile)
+
+
+def test_target_graph_has_an_edge_per_prerequisite(project):
+    graph = target_graph(project)
+    assert nx.is_directed_acyclic_graph(graph)
+    assert set(graph.successors("lint")) == set(project.rules["lint"].prerequisites)
+    assert nx.has_path(graph, "test", "$(INSTALL_STAMP)") and nx.has_path(graph, "pipeline", "install")
+
+
+def test_drawing_only_the_goals_keeps_what_they_need(project):
+    ax = draw_target_graph(project, goals=["pipeline"])
+    drawn = {text.get_text() for text in ax.texts}
+    assert drawn == {"pipeline", *nx.descendants(target_graph(project), "pipeline")}
+
+
+@needs_make
+def test_make_in_runs_this_environments_python_without_a_parent_makes_flags(tmp_path, monkeypatch):
+    write_makefile(tmp_path, "where:\n\t@python -c 'import sys; print(sys.prefix)'\n\t@echo $$EXTRA\n")
+    monkeypatch.setenv("MAKEFLAGS", "-n")  # a parent make's dry run would keep the recipe from running
+    result = make_in(tmp_path, "where", environment={"EXTRA": "set"})
+    assert result.returncode == 0 and result.stdout.splitlines() == [sys.prefix, "set"]
+    assert make_in(tmp_path, "missing").returncode == 2
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["no-such-Makefile"], "no-such-Makefile: cannot read the Makefile"),
+    (["--colour", "red"], "--colour: unknown argument"),
+    (["--graph"], "--graph: expected one argument"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_status:
+        main(arguments)
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 2 and error.startswith("error: ") and message in error
+    assert error.count("\n") == 1 and "Traceback" not in error
+
+
+def test_graph_in_an_unknown_format_is_bad_input(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main([str(PROJECT_ROOT / "Makefile"), "--graph", str(tmp_path / "graph.xyz")])
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 2 and error.startswith(f"error: {tmp_path / 'graph.xyz'}: cannot save the graph")
 
 
 def test_graph_is_drawn_to_a_file(tmp_path):
