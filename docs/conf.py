@@ -1,0 +1,73 @@
+"""Sphinx configuration of the tutorial site (`make docs`): the executed notebooks rendered by myst-nb, never re-run.
+
+The source folder is assembled by tools/docs_source.py (docs/*.md plus the notebooks executed once by
+tools/execute_notebooks.py, nbdev directives removed); this file is its configuration (`sphinx-build -c docs`).
+Everything the pages load comes with the installed packages: no CDN at view time.
+"""
+# Sphinx reads its settings from module-level names, most of them lower-case.
+# pylint: disable=invalid-name
+from __future__ import annotations
+
+import os
+import subprocess
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = "https://habr.com/ru/articles/832856/"
+
+
+def repository_url() -> str:
+    "The repository's web address: MLOPS_TUTORIAL_REPOSITORY, [project.urls], GitHub Actions' variables, git's origin."
+    if os.environ.get("MLOPS_TUTORIAL_REPOSITORY"):
+        return os.environ["MLOPS_TUTORIAL_REPOSITORY"]
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"].get("urls", {})
+    for key in ("Repository", "Source", "Homepage"):
+        if key in urls:
+            return urls[key]
+    if os.environ.get("GITHUB_REPOSITORY"):
+        return f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
+    origin = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True,
+                            check=False).stdout.strip()
+    if origin.startswith("git@github.com:"):
+        origin = "https://github.com/" + origin.removeprefix("git@github.com:")
+    return origin.removesuffix(".git") if origin.startswith("https://") else ""
+
+
+REPOSITORY = repository_url()
+
+project = "mlops-tutorial"
+author = "mlops-tutorial developers"
+copyright = "mlops-tutorial developers, Apache-2.0"  # pylint: disable=redefined-builtin
+# No autodoc: the API page is written from the package's source by tools/api_reference.py, without importing torch.
+extensions = ["myst_nb"]
+exclude_patterns = ["**.ipynb_checkpoints"]
+suppress_warnings = ["misc.highlighting_failure"]  # a lesson's pseudo-code block (`<TAB>recipe`) is still shown
+
+# The notebooks arrive executed: rendering never runs a cell, and a notebook without outputs is a build bug.
+nb_execution_mode = "off"
+nb_output_stderr = "show"
+nb_merge_streams = True
+nb_ipywidgets_js = {}  # the tutorials draw no widgets; myst-nb's default would load require.js from a CDN
+myst_enable_extensions = ["substitution"]
+myst_heading_anchors = 3
+myst_substitutions = {
+    "article": f"[the Habr article on five tools for ML projects]({ARTICLE}) (Habr, July 2024, in Russian)",
+    "repository": f"[the repository]({REPOSITORY})" if REPOSITORY else
+                  "the repository (this build does not know its address: set MLOPS_TUTORIAL_REPOSITORY)",
+}
+
+html_theme = "sphinx_book_theme"
+html_title = "mlops-tutorial"
+html_theme_options = {
+    "repository_url": REPOSITORY,
+    "use_repository_button": bool(REPOSITORY),
+    "use_download_button": True,
+    "home_page_in_toc": True,
+    "show_navbar_depth": 1,
+    "extra_footer": f'Re-tells and runs <a href="{ARTICLE}">the Habr article</a> (July 2024, in Russian).',
+}
+html_last_updated_fmt = None
+html_show_sourcelink = False
+# The theme's colour mode before a reader picks one (without it, a first visit logs "Got invalid theme mode").
+html_context = {"default_mode": "auto"}

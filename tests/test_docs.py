@@ -1,0 +1,209 @@
+"""The tutorial site (`make docs`) in a real browser: every lesson has a page with its outputs, figures load, links
+resolve, search works, nothing is fetched from outside, and nbdev's directives do not show.
+
+The site is the one `make test` builds from the notebooks it has just executed (_build/html); these tests read it,
+they do not build it. Pages are served from a local HTTP server on 127.0.0.1, and every request that leaves it is
+blocked and reported, so a CDN script or font fails the test instead of loading.
+"""
+# Fixtures take other fixtures as arguments of the same name: that is how pytest wires them.
+# pylint: disable=redefined-outer-name
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+
+# The browser fixtures (pytest finds fixtures imported into a test module).
+from browser import browser_page, chromium  # pylint: disable=unused-import
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "_build" / "html"
+EXECUTED = ROOT / "_build" / "executed"
+NBS = ROOT / "nbs"
+# A term each of these lessons teaches, and the page search must list for it.
+SEARCHES = {"pandera": "lessons/00_data.html", "PipelineDecorator": "lessons/05a_pipeline.html"}
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+EXTERNAL_ASSET = re.compile(r"""<(?:script|img|iframe|source)\b[^>]*\bsrc=["'](?:https?:)?//"""
+                            r"""|<link\b[^>]*\bhref=["'](?:https?:)?//[^"']*["'][^>]*>""", re.IGNORECASE)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def lessons() -> list[str]:
+    "The notebooks nbdev runs (its glob skips `_` and `.` names), in reading order."
+    return sorted(path.stem for path in NBS.glob("*.ipynb") if not path.name.startswith(("_", ".")))
+
+
+def draws_a_figure(stem: str) -> bool:
+    "True when the executed notebook has an image output."
+    notebook = json.loads((EXECUTED / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    return any(kind in output.get("data", {}) for cell in notebook["cells"] for output in cell.get("outputs", [])
+               for kind in IMAGE_TYPES)
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    "The built site; skips, saying how to build it, when there is none."
+    if not (SITE / "index.html").is_file():
+        pytest.skip(f"no site in {SITE.relative_to(ROOT)}: build it with `make docs` (`make test` builds it first)")
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def site_url(site: Path) -> Iterator[str]:
+    "The site served over HTTP on 127.0.0.1 (a free port), for the length of this module."
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    "A static file handler that does not log every request to stderr."
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        pass
+
+
+def pages(site: Path) -> list[str]:
+    "Every HTML page of the site, relative to its root."
+    return sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html")
+                  if "_static" not in path.parts and "_sources" not in path.parts)
+
+
+def test_every_lesson_has_a_page_with_its_outputs(site: Path):
+    "One page per notebook, in reading order in the navigation, each showing the outputs of its run."
+    index = (site / "index.html").read_text(encoding="utf-8")
+    positions = []
+    for stem in lessons():
+        page = site / "lessons" / f"{stem}.html"
+        assert page.is_file(), f"{stem}.ipynb has no page ({page.relative_to(ROOT)})"
+        assert 'class="cell_output' in page.read_text(encoding="utf-8"), f"{page.name} shows no cell output"
+        positions.append(index.find(f'href="lessons/{stem}.html"'))
+    assert -1 not in positions, f"the front page does not link every lesson: {dict(zip(lessons(), positions))}"
+    assert positions == sorted(positions), "the front page lists the lessons out of reading order"
+
+
+def test_front_page_links_the_article_and_the_repository(site: Path):
+    "The article the series re-tells and the repository are linked from the front page."
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://habr.com/ru/articles/832856/"' in index
+    assert re.search(r'href="https://[^"]+"[^>]*>the repository<', index) or "set MLOPS_TUTORIAL_REPOSITORY" in index
+
+
+def test_no_page_loads_anything_from_outside(site: Path):
+    "No script, stylesheet, font or image comes from another host: the site works offline and from disk."
+    offenders = {page: EXTERNAL_ASSET.findall((site / page).read_text(encoding="utf-8")) for page in pages(site)}
+    assert not {page: found for page, found in offenders.items() if found}
+
+
+def test_api_reference_lists_every_module(site: Path):
+    "The API page has a section for every public module, with its exported functions."
+    api = (site / "api.html").read_text(encoding="utf-8")
+    for module in sorted(path.stem for path in (ROOT / "mlops_tutorial").glob("*.py") if not path.stem.startswith("_")):
+        assert f'id="module-mlops_tutorial.{module}"' in api or f"mlops_tutorial.{module}" in api, module
+    assert 'id="mlops_tutorial.data.fetch_wine"' in api
+
+
+@dataclass
+class Visit:
+    "What Chromium saw on one page of the site."
+    problems: list[str]
+    links: list[str]
+    image_widths: list[int]
+    code_first_lines: list[str]
+
+
+@pytest.fixture(scope="module")
+def crawl(site: Path, site_url: str, chromium) -> tuple[dict[str, Visit], list[str]]:
+    "Every page of the site opened once in Chromium; also every request that tried to leave 127.0.0.1."
+    context = chromium.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    outside: list[str] = []
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"),
+               lambda route: (outside.append(route.request.url), route.abort()))
+    visits = {}
+    for name in pages(site):
+        problems.clear()
+        response = page.goto(site_url + name, wait_until="load")
+        status = [f"HTTP {response.status}"] if response is not None and not response.ok else []
+        visits[name] = Visit(
+            problems=status + list(problems),
+            links=page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"),
+            image_widths=page.eval_on_selector_all(".cell_output img", "images => images.map(i => i.naturalWidth)"),
+            code_first_lines=[text.lstrip().split("\n", 1)[0]
+                              for text in page.locator(".cell_input").all_inner_texts()],
+        )
+    context.close()
+    return visits, outside
+
+
+def test_pages_load_without_errors_in_chromium(crawl):
+    "Every page loads in Chromium with no console error, no uncaught exception, no request leaving 127.0.0.1."
+    visits, outside = crawl
+    assert not {name: visit.problems for name, visit in visits.items() if visit.problems}
+    assert not outside, f"requests left the site: {outside}"
+
+
+def test_lessons_that_draw_figures_show_loaded_images(crawl):
+    "A lesson whose notebook drew a figure shows at least one output image the browser could decode."
+    visits, _ = crawl
+    with_figures = [stem for stem in lessons() if draws_a_figure(stem)]
+    assert with_figures, "no executed notebook has an image output"
+    missing = {stem: visits[f"lessons/{stem}.html"].image_widths for stem in with_figures
+               if not any(width > 0 for width in visits[f"lessons/{stem}.html"].image_widths)}
+    assert not missing, f"lessons with figures but no loaded output image (natural widths): {missing}"
+
+
+def test_internal_links_resolve(site: Path, site_url: str, crawl):
+    "Every link between pages of the site points at an existing page, and at an existing anchor when it has one."
+    visits, _ = crawl
+    broken = set()
+    for name, visit in visits.items():
+        for href in visit.links:
+            if not href.startswith(site_url):
+                continue
+            target, fragment = urldefrag(href)
+            path = site / unquote(urlparse(target).path.lstrip("/"))
+            path = path / "index.html" if path.is_dir() else path
+            if not path.is_file():
+                broken.add(f"{name} -> {href} (no file)")
+            elif fragment and path.suffix == ".html" and f'id="{unquote(fragment)}"' not in path.read_text("utf-8"):
+                broken.add(f"{name} -> {href} (no anchor)")
+    assert not broken, sorted(broken)
+
+
+def test_lesson_code_shows_no_nbdev_directives(crawl):
+    "Cells open with code, not with `#| export` or `#| hide`: nbdev's directives are taken out of the pages."
+    visits, _ = crawl
+    for stem in lessons():
+        assert visits[f"lessons/{stem}.html"].code_first_lines, f"{stem}: no code cells on the page"
+    leftovers = {name: [line for line in visit.code_first_lines if line.startswith("#|")]
+                 for name, visit in visits.items()}
+    assert not {name: lines for name, lines in leftovers.items() if lines}
+
+
+@pytest.mark.parametrize("term, page", sorted(SEARCHES.items()))
+def test_search_finds_a_lesson_term(site_url: str, browser_page, term: str, page: str):
+    "The site's search (Sphinx's index, run in the browser) lists the lesson that teaches a term."
+    browser_page.goto(f"{site_url}search.html?q={term}", wait_until="load")
+    results = browser_page.locator("#search-results ul.search li a")
+    results.first.wait_for(timeout=30_000)
+    links = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert any(link.split("?")[0].split("#")[0] == page for link in links), links
+    assert not browser_page.errors, browser_page.errors
