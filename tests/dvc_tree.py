@@ -1,0 +1,169 @@
+"""Scratch copies of the working tree for the DVC tests (test_dvc_graph.py, test_pipeline_dvc.py).
+
+A copy holds what `git status` would commit: the tracked files and the untracked ones git does not ignore, as they are
+on disk now (uncommitted edits included), plus a fresh `git init` for DVC. `reproduced_tree` runs `dvc repro` once per
+session in such a copy, with a short training, and every test copies that tree again, so the tests share one repro
+yet depend neither on each other nor on their order. DVC runs in-process (`dvc.repo.Repo`); its answers are read
+from its return values, never from its console text.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SHORT_TRAINING = {"max_epochs": 3, "min_epochs": 1, "ensemble_size": 1}  # lowered train: keys (where they exist)
+SHORT_EVALUATION = {"folds": 2, "trees": 10}  # lowered evaluate: keys (where they exist)
+_SESSION = {}  # the one reproduced tree of this test session
+
+
+def working_tree_files(root: Path = REPOSITORY) -> list:
+    "Relative paths of the files `git status` would commit: tracked and untracked-not-ignored ones that exist."
+    if shutil.which("git") is None:
+        pytest.skip("git is needed to list the working tree (git ls-files); install git")
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                             capture_output=True, check=True, timeout=60).stdout.decode()
+    return sorted(Path(name) for name in set(listing.split("\0")) if name and (root / name).is_file())
+
+
+def copy_working_tree(destination: Path) -> Path:
+    "Copy the working tree's files to `destination`, a new git repository; return it."
+    for relative in working_tree_files():
+        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPOSITORY / relative, destination / relative)
+    subprocess.run(["git", "init", "--quiet", destination], check=True, timeout=60)
+    return destination
+
+
+def copy_tree(source: Path, destination: Path) -> Path:
+    "A copy of a scratch tree (DVC cache, outputs and dvc.lock included); return it."
+    shutil.copytree(source, destination, symlinks=True)
+    return destination
+
+
+def read_yaml(path: Path) -> dict:
+    "A YAML file as a dict."
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def set_params(root: Path, section: str, values: dict, only_existing: bool = False) -> None:
+    "Set keys of one section of `root`'s params.yaml (with `only_existing`, only the keys the section already has)."
+    params = read_yaml(root / "params.yaml")
+    params[section].update({key: value for key, value in values.items()
+                            if not only_existing or key in params[section]})
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def md5(path: Path) -> str:
+    "The md5 of a file's bytes (DVC's hash of a file)."
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def locked_outputs(root: Path) -> dict:
+    "Output path -> md5, for every output of every stage recorded in `root`'s dvc.lock."
+    stages = read_yaml(root / "dvc.lock")["stages"]
+    return {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
+
+
+def stage_outputs(root: Path) -> dict:
+    "Stage name -> the paths of its outputs, from dvc.lock."
+    return {name: [out["path"] for out in stage.get("outs", [])]
+            for name, stage in read_yaml(root / "dvc.lock")["stages"].items()}
+
+
+def cached_outputs(root: Path) -> list:
+    "The outputs DVC keeps in its cache (metrics and plots are `cache: false`, kept in git)."
+    from dvc.repo import Repo  # pylint: disable=import-outside-toplevel
+    with dvc_environment(root), Repo(root) as repo:
+        return sorted(str(out) for stage in repo.index.stages for out in stage.outs if out.use_cache)
+
+
+@contextmanager
+def dvc_environment(root: Path):
+    """The environment a stage needs, set around in-process DVC calls: `root` as working directory, bin/ first on
+    PATH, analytics and tracking off, and a data mirror (without `$WINE_QUALITY_MIRROR`: the session's fetched file's
+    folder)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # DVC resolves targets and names stages relative to the working directory
+        patch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+        patch.setenv("DVC_NO_ANALYTICS", "1")
+        patch.setenv("DVC_SITE_CACHE_DIR", str(root.parent / f"{root.name}-dvc-site-cache"))
+        patch.setenv("WINE_QUALITY_DATA_DIR", str(root / "data/raw"))
+        patch.setenv("CLEARML_CACHE_DIR", str(root / ".clearml"))
+        patch.delenv("MLOPS_TUTORIAL_CLEARML", raising=False)
+        if not os.environ.get("WINE_QUALITY_MIRROR") and "mirror" in _SESSION:
+            patch.setenv("WINE_QUALITY_MIRROR", str(_SESSION["mirror"]))  # the folder of the session's verified file
+        yield
+
+
+def subprocess_environment(root: Path) -> dict:
+    "The same environment for a `make` or `dvc` subprocess."
+    with dvc_environment(root):
+        return dict(os.environ)
+
+
+@contextmanager
+def commands_run():
+    "Collect the names of the stages whose commands DVC runs (a stage restored from the run cache runs none)."
+    import dvc.stage.run  # pylint: disable=import-outside-toplevel
+    names, run_command = [], dvc.stage.run.cmd_run
+
+    def recorded(stage, *args, **kwargs):
+        names.append(stage.addressing)
+        return run_command(stage, *args, **kwargs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dvc.stage.run, "cmd_run", recorded)
+        yield names
+
+
+def repro(root: Path, *targets: str, **options) -> SimpleNamespace:
+    "`dvc repro` in `root`: the stages DVC reproduced (`reproduced`) and those whose command ran (`ran`), in order."
+    from dvc.repo import Repo  # pylint: disable=import-outside-toplevel
+    with dvc_environment(root), commands_run() as ran, Repo(root) as repo:
+        stages = repo.reproduce(list(targets) or None, **options)
+    return SimpleNamespace(reproduced=[stage.addressing for stage in stages], ran=ran)
+
+
+def status(root: Path) -> dict:
+    "`dvc status` in `root`: stage name -> what changed (an empty dict: everything is up to date)."
+    from dvc.repo import Repo  # pylint: disable=import-outside-toplevel
+    with dvc_environment(root), Repo(root) as repo:
+        return repo.status()
+
+
+def changed_dependencies(entries: list) -> dict:
+    "Path -> how it changed, for the 'changed deps' entries of one stage's status (params files map to their keys)."
+    return {path: change for entry in entries if isinstance(entry, dict)
+            for path, change in entry.get("changed deps", {}).items()}
+
+
+def reproduced_tree(tmp_path_factory, mirror: Path) -> SimpleNamespace:
+    """The session's copy of the working tree after one `dvc repro` with a short training and a small
+    cross-validation: `root`, the stages whose commands ran, and the dvc.lock the working tree holds (`committed`)."""
+    if "failure" in _SESSION:
+        pytest.fail(f"the session's dvc repro failed (see the first test that used it): {_SESSION['failure']}")
+    if "tree" not in _SESSION:
+        if shutil.which("make") is None:
+            pytest.skip("make is needed for the DVC pipeline tests (apt-get install make)")
+        root = copy_working_tree(tmp_path_factory.mktemp("dvc") / "pristine")
+        committed = read_yaml(root / "dvc.lock") if (root / "dvc.lock").is_file() else {"stages": {}}
+        set_params(root, "train", SHORT_TRAINING, only_existing=True)
+        set_params(root, "train", {"max_epochs": SHORT_TRAINING["max_epochs"]})
+        if "evaluate" in read_yaml(root / "params.yaml"):
+            set_params(root, "evaluate", SHORT_EVALUATION, only_existing=True)
+        _SESSION["mirror"] = mirror
+        try:
+            first = repro(root)
+        except Exception as error:  # once per session: the other tests fail at once instead of trying again
+            _SESSION["failure"] = f"{type(error).__name__}: {error}"
+            raise
+        _SESSION["tree"] = SimpleNamespace(root=root, ran=first.ran, committed=committed)
+    return _SESSION["tree"]
