@@ -12,6 +12,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +28,12 @@ import pytest
 from browser import browser_page, chromium  # pylint: disable=unused-import
 
 ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "tools"
+sys.path.insert(0, str(TOOLS))
+# The site's build scripts (tools/), imported for their functions.
+import api_reference  # pylint: disable=wrong-import-position,import-error
+import docs_source  # pylint: disable=wrong-import-position,import-error
+
 SITE = ROOT / "_build" / "html"
 EXECUTED = ROOT / "_build" / "executed"
 NBS = ROOT / "nbs"
@@ -74,6 +83,80 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         pass
+
+
+def write_toy_project(folder: Path) -> Path:
+    "A two-notebook nbdev project in `folder`: 00_ok runs (one cell flagged notest), 01_bad raises."
+    (folder / "nbs").mkdir(parents=True)
+    (folder / "pyproject.toml").write_text('[project]\nname = "toy"\nversion = "0.0.1"\n\n[tool.nbdev]\n'
+                                           'lib_path = "toy"\nnbs_path = "nbs"\ntst_flags = "notest"\n')
+    cells = [("markdown", "# Toy\n\n> A toy lesson."), ("code", "#| default_exp toy"),
+             ("code", "#| export\nanswer = 6 * 7\nprint(answer)"), ("code", "#| notest\nraise SystemExit('ran')"),
+             ("code", "#| hide\nassert answer == 42"), ("code", "#| echo: false\nprint('output only')")]
+    for name, notebook_cells in (("00_ok", cells), ("01_bad", [("code", "1 / 0")])):
+        notebook = {"cells": [{"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": text,
+                               **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                              for i, (kind, text) in enumerate(notebook_cells)],
+                    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                    "nbformat": 4, "nbformat_minor": 5}
+        (folder / "nbs" / f"{name}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.timeout(120)
+def test_notebooks_run_once_into_the_build_folder(tmp_path: Path):
+    "nbdev-test's runner, saving elsewhere: a passing notebook is saved with outputs (notest skipped), a failing one is not."
+    project = write_toy_project(tmp_path / "toy")
+    original = (project / "nbs" / "00_ok.ipynb").read_text(encoding="utf-8")
+    run = subprocess.run([sys.executable, str(TOOLS / "execute_notebooks.py"), "--out", "out", "--n-workers", "2"],
+                         cwd=project, capture_output=True, text=True, timeout=110, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "01_bad.ipynb" in run.stderr and "ZeroDivisionError" in run.stderr
+    assert sorted(path.name for path in (project / "out").iterdir()) == ["00_ok.ipynb"]
+    executed = json.loads((project / "out" / "00_ok.ipynb").read_text(encoding="utf-8"))["cells"]
+    assert executed[2]["outputs"][0]["text"] == ["42\n"]
+    assert executed[3]["outputs"] == [], "the notest cell ran"
+    assert (project / "nbs" / "00_ok.ipynb").read_text(encoding="utf-8") == original, "nbs/ was written to"
+
+
+def test_site_source_takes_nbdev_directives_out(tmp_path: Path):
+    "hide cells are dropped, `#|` lines stripped, an empty default_exp cell dropped, echo: false hides the input."
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    project = write_toy_project(tmp_path / "toy")
+    shutil.copy(project / "nbs" / "00_ok.ipynb", executed / "00_ok.ipynb")
+    (project / "nbs" / "01_bad.ipynb").unlink()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# Toy\n", encoding="utf-8")
+    (tmp_path / "pkg").mkdir()
+    written = docs_source.assemble(executed, tmp_path / "docs", project / "nbs", tmp_path / "pkg", tmp_path / "out")
+    assert sorted(written) == ["api.md", "index.md", "lessons/00_ok.ipynb"]
+    cells = json.loads((tmp_path / "out" / "lessons" / "00_ok.ipynb").read_text(encoding="utf-8"))["cells"]
+    assert [cell["source"] for cell in cells] == ["# Toy\n\n> A toy lesson.", "answer = 6 * 7\nprint(answer)",
+                                                  "raise SystemExit('ran')", "print('output only')"]
+    assert cells[3]["metadata"]["tags"] == ["remove-input"]
+    assert docs_source.assemble(executed, tmp_path / "docs", project / "nbs", tmp_path / "pkg", tmp_path / "out") == []
+    (executed / "00_ok.ipynb").unlink()
+    with pytest.raises(FileNotFoundError, match="no executed copy of 00_ok.ipynb"):
+        docs_source.assemble(executed, tmp_path / "docs", project / "nbs", tmp_path / "pkg", tmp_path / "out")
+
+
+def test_api_reference_is_read_from_source(tmp_path: Path):
+    "Every name in __all__ gets an entry with its signature and docstring, in source order; re-exports are named."
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "tools.py").write_text(
+        '"""Demo tools."""\n# AUTOGENERATED! DO NOT EDIT! File to edit: ../nbs/07_demo.ipynb.\n'
+        "__all__ = ['LIMIT', 'Box', 'scale', 'Path']\nfrom pathlib import Path\nLIMIT = 3\n"
+        'def scale(x: float, factor: float = 2.0) -> float:\n    "Multiply `x`."\n    return x * factor\n'
+        'class Box:\n    "A box."\n    size: int\n    def grow(self, by: int = 1) -> None:\n        "Bigger."\n',
+        encoding="utf-8")
+    page = api_reference.api_page(tmp_path / "demo")
+    assert "```{py:currentmodule} demo.tools" in page
+    assert "Generated from the lesson [07_demo.ipynb](lessons/07_demo.ipynb)." in page
+    assert page.index("{py:data} LIMIT") < page.index("{py:function} scale(x: float, factor: float=2.0) -> float") \
+        < page.index("````{py:class} Box")
+    assert "```{py:method} grow(by: int=1) -> None" in page and "Multiply `x`." in page
+    assert "Also exports, defined elsewhere: `Path`." in page
 
 
 def pages(site: Path) -> list[str]:
@@ -202,8 +285,11 @@ def test_lesson_code_shows_no_nbdev_directives(crawl):
 def test_search_finds_a_lesson_term(site_url: str, browser_page, term: str, page: str):
     "The site's search (Sphinx's index, run in the browser) lists the lesson that teaches a term."
     browser_page.goto(f"{site_url}search.html?q={term}", wait_until="load")
-    results = browser_page.locator("#search-results ul.search li a")
-    results.first.wait_for(timeout=30_000)
-    links = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
-    assert any(link.split("?")[0].split("#")[0] == page for link in links), links
+    # Sphinx's search writes its summary ("Search finished, found …" or "did not match") once it has finished.
+    browser_page.wait_for_function(
+        "() => (document.querySelector('#search-results .search-summary') || {}).innerText", timeout=60_000)
+    summary = browser_page.locator("#search-results .search-summary").inner_text()
+    links = browser_page.locator("#search-results ul.search li a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
+    assert any(link.split("?")[0].split("#")[0] == page for link in links), f"{summary} {links}"
     assert not browser_page.errors, browser_page.errors
