@@ -105,7 +105,7 @@ def write_toy_project(folder: Path) -> Path:
 
 @pytest.mark.timeout(120)
 def test_notebooks_run_once_into_the_build_folder(tmp_path: Path):
-    "nbdev-test's runner, saving elsewhere: a passing notebook is saved with outputs (notest skipped), a failing one is not."
+    "nbdev-test's runner saving elsewhere: a passing notebook saved with outputs (notest skipped), a failing one not."
     project = write_toy_project(tmp_path / "toy")
     original = (project / "nbs" / "00_ok.ipynb").read_text(encoding="utf-8")
     run = subprocess.run([sys.executable, str(TOOLS / "execute_notebooks.py"), "--out", "out", "--n-workers", "2"],
