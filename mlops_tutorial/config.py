@@ -24,7 +24,7 @@ class Section(BaseModel):
 
     def replace(self, **changes):
         "A validated copy with `changes` (a frozen section is never changed in place)."
-        return type(self).model_validate(self.model_dump() | changes)
+        return validated(type(self), self.model_dump() | changes, f"{type(self).__name__}.replace")
 
 # %% ../nbs/00a_config.ipynb #96de1811
 class Paths(Section):

@@ -10,7 +10,6 @@ __all__ = ['UCI_BASE_URL', 'MIRROR_VARIABLE', 'DATA_DIR_VARIABLE', 'WINE_FILES',
            'read_wine_csv', 'load_wine', 'duplicate_groups', 'fold_indices', 'split_wine', 'summarise', 'main']
 
 # %% ../nbs/00_data.ipynb #6cc2be75
-import argparse
 import csv
 import io
 import os
@@ -24,6 +23,8 @@ import pandera.pandas as pa
 import pooch
 from pandera.errors import SchemaErrors
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from . import cli
 
 # %% ../nbs/00_data.ipynb #cab48ddc
 UCI_BASE_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/wine-quality/"
@@ -152,7 +153,8 @@ FINITE = pa.Check(np.isfinite, element_wise=False, error="finite number")  # ref
 
 WINE_SCHEMA = pa.DataFrameSchema(
     {
-        **{name: pa.Column(float, [FINITE, pa.Check.ge(0)], coerce=True) for name in FEATURES if name not in ("ph", "density")},
+        **{name: pa.Column(float, [FINITE, pa.Check.ge(0)], coerce=True)
+           for name in FEATURES if name not in ("ph", "density")},
         "ph": pa.Column(float, [FINITE, pa.Check.in_range(0, 14)], coerce=True),
         "density": pa.Column(float, [FINITE, pa.Check.in_range(0.9, 1.1)], coerce=True),
         TARGET: pa.Column(float, [FINITE, pa.Check.in_range(0, 10), pa.Check(whole_numbers, error="whole number")],
@@ -238,7 +240,7 @@ def summarise(path: Path) -> str:
 
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.data fetch|validate`: fetch and verify the wine files, or validate any wine CSV."
-    parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.data", description=main.__doc__)
+    parser = cli.ArgumentParser(prog="python -m mlops_tutorial.data", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("fetch", help="fetch and verify the wine files")
     fetch.add_argument("--colour", choices=sorted(WINE_FILES), action="append", help="red and/or white (default: red)")
@@ -252,8 +254,8 @@ def main(argv: list | None = None) -> None:
         for path in args.paths:
             print(summarise(path))
     except WineDataError as error:
-        parser.exit(1, f"error: {error}\n")
+        parser.exit(cli.EXIT_BAD_INPUT, f"error: {error}\n")
 
 
 if __name__ == "__main__" and "__file__" in globals():
-    main()
+    cli.run(main)

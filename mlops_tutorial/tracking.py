@@ -9,7 +9,6 @@ __all__ = ['PROJECT', 'CONFIG_VARIABLE', 'OFFLINE_CONFIG', 'SERVER_VARIABLES', '
            'describe_session', 'tracking_requested', 'tracked_training', 'train_tracked', 'main']
 
 # %% ../nbs/05_clearml.ipynb #c90d6a0e
-import argparse
 import json
 import os
 from contextlib import contextmanager
@@ -21,9 +20,11 @@ import pandas as pd
 from clearml import Task
 from sklearn.metrics import confusion_matrix
 
+from . import cli
+from .metrics import read_metrics
 from .train import build_parser as build_train_parser
-from .train import main as train_main
-from .train import make_config as make_train_config
+from .train import prepare as prepare_training
+from .train import run_training
 
 # %% ../nbs/05_clearml.ipynb #92ebeb08
 PROJECT = "mlops-tutorial"  # the ClearML project every task of this series is filed under
@@ -141,8 +142,8 @@ TRACKING_VARIABLE = "MLOPS_TUTORIAL_CLEARML"  # "offline" (or 1) records trainin
 
 
 def tracking_requested() -> bool:
-    "Whether `$MLOPS_TUTORIAL_CLEARML` asks for training runs to be recorded with ClearML."
-    return os.environ.get(TRACKING_VARIABLE, "").strip().lower() in ("1", "true", "yes", "offline")
+    "Whether `$MLOPS_TUTORIAL_CLEARML` asks for training runs to be recorded (`offline`); unset or `off`: no."
+    return cli.env_choice(TRACKING_VARIABLE, ("off", "offline"), default="off") == "offline"
 
 
 @contextmanager
@@ -165,29 +166,24 @@ def tracked_training(name: str, hyperparameters: dict, enabled: bool | None = No
 # %% ../nbs/05_clearml.ipynb #307027be
 def train_tracked(train_arguments: list) -> None:
     "Run the training command (`python -m mlops_tutorial.train ARGS`), recorded as an offline task if tracking is on."
-    parser = build_train_parser()
-    args = parser.parse_args(train_arguments)
-    try:
-        hyperparameters = make_train_config(args).to_dict()
-    except ValueError as error:
-        parser.exit(2, f"error: {error}\n")
-    with tracked_training(f"train {args.data or 'red wine'}", hyperparameters) as task:
+    args = build_train_parser().parse_args(train_arguments)
+    config, table = prepare_training(args)  # every input is checked before a ClearML task opens
+    with tracked_training(f"train {args.data or 'red wine'}", config.model_dump()) as task:
         if task is not None and args.log_dir is None:  # ClearML records Lightning's curves through TensorBoard
-            train_arguments = [*train_arguments, "--log-dir", str(Path(task.get_offline_mode_folder()) / "lightning")]
-        train_main(train_arguments)
+            args.log_dir = Path(task.get_offline_mode_folder()) / "lightning"
+        run_training(args, config, table)
         if task is not None:
-            metrics = json.loads(args.metrics.read_text(encoding="utf-8"))
-            record_results(task, metrics, {"checkpoint": args.checkpoint, "metrics": args.metrics})
+            record_results(task, read_metrics(args.metrics), {"checkpoint": args.checkpoint, "metrics": args.metrics})
 
 
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.tracking show [SESSION] | train ARGS`: describe an offline session; train, tracked."
-    parser = argparse.ArgumentParser(prog="python -m mlops_tutorial.tracking", description=main.__doc__)
+    parser = cli.ArgumentParser(prog="python -m mlops_tutorial.tracking", description=main.__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="describe an offline session folder")
     show.add_argument("session", type=Path, nargs="?", help="session folder (default: the newest in the cache)")
     commands.add_parser("train", add_help=False,
-                        help=f"python -m mlops_tutorial.train ARGS, recorded when ${TRACKING_VARIABLE} is set")
+                        help=f"python -m mlops_tutorial.train ARGS, recorded when ${TRACKING_VARIABLE}=offline")
     args, train_arguments = parser.parse_known_args(argv)
     if args.command == "train":
         train_tracked(train_arguments)
@@ -196,12 +192,9 @@ def main(argv: list | None = None) -> None:
         parser.error(f"unrecognized arguments: {' '.join(train_arguments)}")
     sessions = [args.session] if args.session else offline_sessions()[-1:]
     if not sessions:
-        parser.exit(1, "error: no offline ClearML session found; set CLEARML_CACHE_DIR or name a session folder\n")
-    try:
-        print(describe_session(sessions[0]))
-    except FileNotFoundError as error:
-        parser.exit(1, f"error: {error}\n")
+        raise ValueError("no offline ClearML session found; set CLEARML_CACHE_DIR or name a session folder")
+    print(describe_session(sessions[0]))
 
 
 if __name__ == "__main__" and "__file__" in globals():
-    main()
+    cli.run(main)

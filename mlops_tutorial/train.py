@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SPAWNING_STRATEGIES', 'check_feature_table', 'read_table', 'add_config_flags', 'make_config', 'build_parser',
-           'write_outputs', 'prepare', 'main']
+           'write_outputs', 'prepare', 'run_training', 'main']
 
 # %% ../nbs/03a_train.ipynb #c0ac5b16
 import argparse
@@ -39,7 +39,8 @@ def check_feature_table(table: pd.DataFrame, path) -> pd.DataFrame:
     quality = table[TARGET]
     if not (quality.between(0, 10) & (quality == quality.round())).all():
         row = int(np.flatnonzero(~(quality.between(0, 10) & (quality == quality.round())))[0])
-        raise WineDataError(f"{path}: {TARGET} must be a whole grade from 0 to 10 (line {row + 2}: {quality.iloc[row]})")
+        raise WineDataError(f"{path}: {TARGET} must be a whole grade from 0 to 10 "
+                            f"(line {row + 2}: {quality.iloc[row]})")
     return table.astype({TARGET: int})
 
 
@@ -130,10 +131,8 @@ def prepare(args: argparse.Namespace) -> tuple:
     return config, read_table(args.data or fetch_wine("red"))
 
 
-def main(argv: list | None = None) -> None:
-    "`python -m mlops_tutorial.train --data CSV --params params.yaml --checkpoint PATH --metrics PATH.json`."
-    args = build_parser().parse_args(argv)
-    config, table = prepare(args)
+def run_training(args: argparse.Namespace, config: TrainConfig, table: pd.DataFrame) -> None:
+    "Train with the checked `config` on `table`; write the checkpoint and the metrics named in `args`."
     torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     loggers = [CSVLogger(args.log_dir, name="csv"), TensorBoardLogger(args.log_dir, name="tensorboard")] \
@@ -141,6 +140,12 @@ def main(argv: list | None = None) -> None:
     model, metrics = train_model(table, config, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
                                  logger=loggers)
     write_outputs(model, metrics, args.checkpoint, args.metrics)
+
+
+def main(argv: list | None = None) -> None:
+    "`python -m mlops_tutorial.train --data CSV --params params.yaml --checkpoint PATH --metrics PATH.json`."
+    args = build_parser().parse_args(argv)
+    run_training(args, *prepare(args))
 
 
 if __name__ == "__main__" and "__file__" in globals():
