@@ -22,6 +22,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SHORT_TRAINING = {"max_epochs": 3, "min_epochs": 1, "ensemble_size": 1}  # lowered train: keys (where they exist)
 SHORT_EVALUATION = {"folds": 2, "trees": 10}  # lowered evaluate: keys (where they exist)
+SHORTENED = {"train": SHORT_TRAINING, "evaluate": SHORT_EVALUATION}  # the params.yaml sections reproduced_tree changes
 _SESSION = {}  # the one reproduced tree of this test session
 
 
@@ -155,10 +156,8 @@ def reproduced_tree(tmp_path_factory, mirror: Path) -> SimpleNamespace:
             pytest.skip("make is needed for the DVC pipeline tests (apt-get install make)")
         root = copy_working_tree(tmp_path_factory.mktemp("dvc") / "pristine")
         committed = read_yaml(root / "dvc.lock") if (root / "dvc.lock").is_file() else {"stages": {}}
-        set_params(root, "train", SHORT_TRAINING, only_existing=True)
-        set_params(root, "train", {"max_epochs": SHORT_TRAINING["max_epochs"]})
-        if "evaluate" in read_yaml(root / "params.yaml"):
-            set_params(root, "evaluate", SHORT_EVALUATION, only_existing=True)
+        for section, values in SHORTENED.items():
+            set_params(root, section, values, only_existing=True)
         _SESSION["mirror"] = mirror
         try:
             first = repro(root)

@@ -12,6 +12,7 @@ from dvc.utils.serialize import load_py
 
 from dvc_tree import REPOSITORY, changed_dependencies, copy_tree, reproduced_tree, status
 
+pytestmark = pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarning")  # DVC's use of pygtrie
 PACKAGE = "mlops_tutorial"
 COMMAND_MODULE = re.compile(rf"python -m ({PACKAGE}(?:\.\w+)+)")
 PINNED_BY_CHECKSUM = {"fetch"}  # stages whose output is verified by a sha256: they depend on it, not on the loader
