@@ -113,7 +113,8 @@ def describe_errors(source: str, error: ValidationError) -> str:
         elif item["type"] == "missing":
             problems.append(f"{key}: missing")
         elif item["type"] == "value_error":  # a rule that joins fields (TrainConfig.check_together)
-            problems.append(f"{key}: {item['msg'].removeprefix('Value error, ')}")
+            rule = item["msg"].removeprefix("Value error, ")
+            problems.append(f"{key}: {rule}" if item["loc"] else rule)
         else:
             problems.append(f"{key}: {item['input']!r} is not allowed: {item['msg'].removeprefix('Value error, ')}")
     return f"{source}: " + "; ".join(problems)

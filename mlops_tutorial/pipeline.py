@@ -23,7 +23,7 @@ from clearml import PipelineController, Task
 from clearml.automation.controller import PipelineDecorator
 
 from . import cli, data
-from .config import TrainConfig, load_params
+from .config import TrainConfig, load_params, validated
 from .metrics import METRIC_NAMES, quality_metrics
 from .model import predict_quality, train_model
 from .tracking import PROJECT, missing_server_variables, use_offline_config
@@ -288,11 +288,12 @@ def run_controller(pipe: PipelineController) -> dict | None:
 
 # %% ../nbs/05a_pipeline.ipynb #0bf6079b
 def read_hyperparameters(params_path=None, max_epochs: int | None = None) -> dict:
-    "Training hyperparameters: the `train:` section of a params file (if given), with `max_epochs` overriding."
+    "Training hyperparameters: the `train:` section of a params file (if given), with `max_epochs` overriding; checked."
     hyperparameters = load_params(params_path).train.model_dump() if params_path else {}
     if max_epochs is not None:
         hyperparameters.update(max_epochs=max_epochs, min_epochs=min(max_epochs, hyperparameters.get("min_epochs", 1)))
-    return hyperparameters
+    return validated(TrainConfig, hyperparameters, "--max-epochs" if max_epochs is not None else str(params_path)
+                     ).model_dump(exclude_defaults=True)
 
 
 def format_run(run: PipelineRun) -> str:
@@ -310,7 +311,8 @@ def main(argv: list | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the pipeline offline and print its scores")
     run.add_argument("--colour", choices=sorted(data.WINE_FILES), default="red")
-    run.add_argument("--folds", type=int, default=5, help="number of cross-validation folds (default: 5)")
+    run.add_argument("--folds", type=int, default=5, choices=range(2, 21), metavar="K",
+                     help="number of cross-validation folds, 2 to 20 (default: 5)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--all-rows", action="store_true", help="let copies of a wine fall into different folds")
     run.add_argument("--params", type=Path, help="a params.yaml whose train: section holds the hyperparameters")

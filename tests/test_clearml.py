@@ -1,4 +1,4 @@
-"""ClearML, offline and for real: the shipped configuration, task close time, reading sessions back, the pipeline CLI
+"""ClearML, offline and for real: the shipped configuration, reading sessions back, the pipeline CLI
 failing loudly with the step's name, and the silent offline failure of PipelineController.start_locally.
 
 ClearML patches a process globally (argparse, torch.save, stdout), so every task runs in a child process with its
@@ -17,7 +17,6 @@ from mlops_tutorial.tracking import (OFFLINE_CONFIG, describe_session, offline_s
                                      read_parameters, read_plot, read_scalars, read_task_record)
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOSE_BOUND_S = 5.0  # generous: the shipped settings close in under a second, the defaults take 6 to 307 s
 STEP_NAMES = ["load_wine", "split_folds", "test_folds", "aggregate_metrics", "train_final_model"]
 
 
@@ -43,7 +42,7 @@ def test_shipped_config_reports_without_subprocess_and_holds_no_credentials():
 
 @pytest.fixture(scope="module")
 def tracked_session(tmp_path_factory) -> dict:
-    "A real offline session: parameters, scalars, a confusion matrix and an artifact, with the close time measured."
+    "A real offline session: parameters, scalars, a confusion matrix and an artifact (close time: bench/clearml_close.py)."
     cache_dir = tmp_path_factory.mktemp("clearml-cache")
     code = """
         import json, sys, time
@@ -62,10 +61,6 @@ def tracked_session(tmp_path_factory) -> dict:
     result = run_python(code, cache_dir, str(cache_dir))
     assert result.returncode == 0, result.stderr[-3000:]
     return {**json.loads(result.stdout.strip().splitlines()[-1]), "cache_dir": cache_dir}
-
-
-def test_task_close_takes_less_than_a_few_seconds(tracked_session):
-    assert tracked_session["close_s"] < CLOSE_BOUND_S, f"Task.close() took {tracked_session['close_s']:.1f} s"
 
 
 def test_offline_session_can_be_read_back(tracked_session):
@@ -109,14 +104,13 @@ def test_a_failing_tracked_run_is_still_closed_and_the_error_propagates(tmp_path
     assert Path(f"{session}.zip").is_file() and read_task_record(session)["name"] == "doomed run"
 
 
-@pytest.mark.parametrize("arguments, step", [(["--folds", "1"], "split_folds"), (["--max-epochs", "0"], "test_folds")])
-def test_failing_step_fails_the_pipeline_and_names_the_step(tmp_path, arguments, step):
+@pytest.mark.parametrize("arguments, message", [(["--folds", "1"], "argument --folds: invalid choice"),
+                                               (["--max-epochs", "0"], "--max-epochs: max_epochs: 0 is not allowed")])
+def test_bad_pipeline_input_is_refused_before_a_session_starts(tmp_path, arguments, message):
     result = run_python("-m", tmp_path, "mlops_tutorial.pipeline", "run", "--model-dir", str(tmp_path / "model"),
                         *arguments)
-    assert result.returncode == 1, result.stdout + result.stderr[-3000:]
-    assert f"pipeline step '{step}' failed" in result.stderr
-    failed = offline_sessions(tmp_path)
-    assert len(failed) == 1 and Path(f"{failed[0]}.zip").is_file(), "the failed pipeline's session was not closed"
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    assert not offline_sessions(tmp_path), "a ClearML session was started for input that was refused"
 
 
 def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):

@@ -1,0 +1,56 @@
+"""The models must beat trivial predictors on wines they never saw: always the most common grade of the training rows
+(the majority class) and always their mean grade. Both for a short `train_model` run and for the model `make pipeline`
+trained (its committed reports/test.json against the same held-out wines)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_tutorial.config import TrainConfig, load_params
+from mlops_tutorial.data import TARGET, read_wine_csv, split_wine
+from mlops_tutorial.metrics import quality_metrics
+from mlops_tutorial.model import predict_quality, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MARGIN = {"mad": 0.1, "acc_t05": 0.1}  # at least this much better than each trivial predictor
+
+
+def trivial_predictors(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    "The paper's metrics on `test` of always predicting the training rows' most common grade, and their mean."
+    constants = {"majority class": train[TARGET].mode().iloc[0], "constant mean": train[TARGET].mean()}
+    return {name: quality_metrics(test[TARGET], np.full(len(test), value)) for name, value in constants.items()}
+
+
+def assert_beats_trivial_predictors(metrics: dict, train: pd.DataFrame, test: pd.DataFrame) -> None:
+    "Fail unless `metrics` beat every trivial predictor by `MARGIN` on MAD and on accuracy within 0.5."
+    for name, baseline in trivial_predictors(train, test).items():
+        assert metrics["mad"] <= baseline["mad"] - MARGIN["mad"], (name, metrics, baseline)
+        assert metrics["acc_t05"] >= baseline["acc_t05"] + MARGIN["acc_t05"], (name, metrics, baseline)
+
+
+def test_trivial_predictors_do_not_pass_the_check(red_wine_file):
+    wine = read_wine_csv(red_wine_file)
+    train, test = split_wine(wine, n_folds=5, seed=0, group_duplicates=True)
+    for metrics in trivial_predictors(train, test).values():
+        with pytest.raises(AssertionError):
+            assert_beats_trivial_predictors(metrics, train, test)
+    always_six = quality_metrics(test[TARGET], np.full(len(test), 6.0))
+    with pytest.raises(AssertionError):
+        assert_beats_trivial_predictors(always_six, train, test)
+
+
+def test_a_short_training_beats_trivial_predictors(red_wine_file):
+    wine = read_wine_csv(red_wine_file)
+    train, test = split_wine(wine, n_folds=5, seed=0, group_duplicates=True)
+    model, _ = train_model(train, TrainConfig(max_epochs=80, ensemble_size=2, validation_folds=0))
+    assert_beats_trivial_predictors(quality_metrics(test[TARGET], predict_quality(model, test)), train, test)
+
+
+def test_the_pipelines_model_beats_trivial_predictors(red_wine_file):
+    params = load_params(ROOT / "params.yaml")
+    split = params.featurize
+    train, test = split_wine(read_wine_csv(red_wine_file), split.holdout_folds, split.seed, split.group_duplicates)
+    metrics = json.loads((ROOT / params.paths.test_metrics).read_text(encoding="utf-8"))
+    assert_beats_trivial_predictors(metrics, train, test)
