@@ -67,6 +67,7 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "extra_footer": f'Re-tells and runs <a href="{ARTICLE}">the Habr article</a> (July 2024, in Russian).',
 }
+html_favicon = "favicon.svg"  # also spares the browser a request for a missing /favicon.ico
 html_last_updated_fmt = None
 html_show_sourcelink = False
 # The theme's colour mode before a reader picks one (without it, a first visit logs "Got invalid theme mode").
