@@ -116,6 +116,8 @@ def read_text(path: Path) -> str:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as error:
         raise WineDataError(f"{path}: no such file") from error
+    except IsADirectoryError as error:
+        raise WineDataError(f"{path}: is a directory, not a wine CSV file") from error
     except UnicodeDecodeError as error:
         bad_byte = error.object[error.start]
         raise WineDataError(f"{path}: not UTF-8 text (byte {bad_byte:#x} at offset {error.start})") from error

@@ -23,7 +23,8 @@ def load_model(checkpoint) -> LitWineModel:
     try:
         return LitWineModel.load_from_checkpoint(cli.input_file(checkpoint), map_location="cpu")
     except (RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as error:
-        raise ValueError(f"{checkpoint}: not a LitWineModel checkpoint ({type(error).__name__}: {error})") from None
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(f"{checkpoint}: not a LitWineModel checkpoint ({type(error).__name__}: {first_line})") from None
 
 
 def evaluate_checkpoint(checkpoint, table: pd.DataFrame) -> tuple:
