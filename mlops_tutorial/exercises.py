@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['EXERCISES', 'ARTICLE_MAKEFILE', 'ARTICLE_PROJECT', 'LINT_SOLUTION', 'PYTHON_SOLUTION', 'STAMP_SOLUTION',
-           'TEN_STARTER', 'TEN_SOLUTION', 'FORMULA_SNIPPETS', 'NAMES_SNIPPET', 'NAMES_PROBE', 'NotYet', 'Verdict',
-           'Exercise', 'exercise', 'get', 'makefile_project', 'make_output', 'judge_lint_target',
-           'judge_python_variable', 'judge_install_stamp', 'printed_by', 'judge_lint_ten', 'pylint_formula',
-           'formula_without_floor', 'judge_score_formula', 'judge_good_names']
+           'TEN_STARTER', 'TEN_SOLUTION', 'NAMES_SNIPPET', 'NAMES_PROBE', 'NotYet', 'Verdict', 'Exercise', 'exercise',
+           'get', 'makefile_project', 'make_output', 'judge_lint_target', 'judge_python_variable',
+           'judge_install_stamp', 'printed_by', 'judge_lint_ten', 'judge_ruff_select', 'judge_good_names']
 
-# %% ../nbs/99_exercises.ipynb #fdc33f44
+# %% ../nbs/99_exercises.ipynb #ad38cac7
 import contextlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from .makefile import make_database, make_in
 
-# %% ../nbs/99_exercises.ipynb #8f0a6525
+# %% ../nbs/99_exercises.ipynb #e4e731f1
 class NotYet(Exception):
     "Raised by a judge when the answer is not right yet; the message is the hint the learner reads."
 
@@ -60,7 +60,7 @@ class Exercise:
         "Print the task."
         print(f"Exercise {self.name}: {self.task}")
 
-# %% ../nbs/99_exercises.ipynb #650c80ef
+# %% ../nbs/99_exercises.ipynb #76ff5d1b
 EXERCISES: dict = {}  # name -> Exercise, in the order the lessons use them
 
 
@@ -82,7 +82,7 @@ def get(name: str) -> Exercise:
         raise KeyError(f"no exercise {name!r}; the exercises are: {', '.join(EXERCISES)}")
     return EXERCISES[name]
 
-# %% ../nbs/99_exercises.ipynb #a8fdb579
+# %% ../nbs/99_exercises.ipynb #fc3d5664
 ARTICLE_MAKEFILE = "install:\n\tpip install --quiet -r requirements.txt\n\nrun_script: install\n\tpython main.py\n"
 ARTICLE_PROJECT = {"requirements.txt": "pyyaml\n",
                    "main.py": 'import yaml\n\nprint("main.py runs; pyyaml", yaml.__version__)\n'}
@@ -108,7 +108,7 @@ def make_output(folder: Path, *arguments: str, environment: dict | None = None) 
         raise NotYet(f"`make {' '.join(arguments)}` stopped: {error}{tab}")
     return result.stdout.splitlines()
 
-# %% ../nbs/99_exercises.ipynb #a8d6382a
+# %% ../nbs/99_exercises.ipynb #6594d73d
 LINT_SOLUTION = """\
 .PHONY: install run_script lint
 
@@ -142,7 +142,7 @@ def judge_lint_target(answer) -> None:
     if not any(line.startswith("lint:") and "##" in line for line in answer.splitlines()):
         raise NotYet("give the rule a help line: `lint: install ## <what it does>`")
 
-# %% ../nbs/99_exercises.ipynb #95284af0
+# %% ../nbs/99_exercises.ipynb #41420819
 PYTHON_SOLUTION = "PYTHON ?= python\n\ninstall:\n\tpip install --quiet -r requirements.txt\n\n" \
                   "run_script: install\n\t$(PYTHON) main.py\n"
 
@@ -165,7 +165,7 @@ def judge_python_variable(answer) -> None:
         raise NotYet("with PYTHON=python3.12 in the environment the recipe ran "
                      f"{from_environment[-1:]}: `=` ignores the environment, `?=` sets only a default")
 
-# %% ../nbs/99_exercises.ipynb #7042d6cc
+# %% ../nbs/99_exercises.ipynb #c0003c54
 STAMP_SOLUTION = """\
 install: .installed
 
@@ -198,7 +198,7 @@ def judge_install_stamp(answer) -> None:
     if not ran_pip[2]:
         raise NotYet("after requirements.txt changed, pip would not run: the stamp must depend on requirements.txt")
 
-# %% ../nbs/99_exercises.ipynb #0d8080ee
+# %% ../nbs/99_exercises.ipynb #95547f6a
 TEN_STARTER = """\
 import os
 def f(l):
@@ -213,7 +213,7 @@ TEN_SOLUTION = '''\
 
 
 def total(numbers: list) -> int:
-    """The sum of `numbers`."""
+    """Return the sum of `numbers`."""
     result = 0
     for number in numbers:
         result += number
@@ -233,7 +233,7 @@ def printed_by(source: str) -> str:
 
 
 @exercise("lint-ten", "Refactor the snippet in the cell to 10.00/10 without changing what it prints.",
-          solution=TEN_SOLUTION, wrong=TEN_SOLUTION.replace('    """The sum of `numbers`."""\n', ""))
+          solution=TEN_SOLUTION, wrong=TEN_SOLUTION.replace('    """Return the sum of `numbers`."""\n', ""))
 def judge_lint_ten(answer) -> None:
     "The answer prints what the starter prints and pylint rates it 10.00."
     from mlops_tutorial.lint import lint_score  # pylint: disable=import-outside-toplevel  # pylint only when checked
@@ -246,40 +246,31 @@ def judge_lint_ten(answer) -> None:
         remaining = ", ".join(f"{message.symbol} (line {message.line})" for message in report.messages)
         raise NotYet(f"pylint rates it {report.score:.2f}/10; still reported: {remaining}")
 
-# %% ../nbs/99_exercises.ipynb #d1320cf4
-FORMULA_SNIPPETS = {  # each exercises a part of the formula: conventions, an error's weight, the floor at 0
-    "the article-style script": 'name_per = "Ivan"\nimport copy\nprint(copy.copy(name_per))\n',
-    "one error": '"""Prices."""\n\n\ndef total(prices):\n    """Sum."""\n    return sum(prices) + shipping\n',
-    "three errors on one line": "print(a, b, c)\n",
-}
+# %% ../nbs/99_exercises.ipynb #056bcdae
+@exercise("lint-ruff", "Choose ruff's rule families (the value of `ruff check --select`, such as \"E,W\") so that ruff "
+          "reports the unused import (F401) and both missing docstrings (D100, D103) of the lint-ten starter, and "
+          "nothing at all in its reference solution.", solution="F,D", wrong="F")
+def judge_ruff_select(answer) -> None:
+    "ruff with `--select=answer` finds F401, D100 and D103 in TEN_STARTER and nothing in TEN_SOLUTION."
+    from mlops_tutorial.lint import tool  # pylint: disable=import-outside-toplevel  # the lint module only when checked
+    if not isinstance(answer, str) or not answer.strip():
+        raise NotYet("give the --select value as a string of rule codes or prefixes, such as \"E,W\"")
+    with tempfile.TemporaryDirectory(prefix="exercise-") as folder:
+        for name, source in (("starter.py", TEN_STARTER), ("solution.py", TEN_SOLUTION)):
+            (Path(folder) / name).write_text(source, encoding="utf-8")
+        result = subprocess.run([tool("ruff"), "check", "--isolated", "--no-cache", "--line-length=120",
+                                 f"--select={answer.strip()}", "--output-format=json", "starter.py", "solution.py"],
+                                cwd=folder, capture_output=True, text=True, timeout=60, check=False)
+    if result.returncode not in (0, 1):
+        raise NotYet(f"ruff refused it: {' '.join(line.strip() for line in result.stderr.splitlines())}")
+    found = {(Path(item["filename"]).name, item["code"]) for item in json.loads(result.stdout)}
+    missing = {"F401", "D100", "D103"} - {code for name, code in found if name == "starter.py"}
+    if missing:
+        raise NotYet(f"ruff does not report {', '.join(sorted(missing))} in the starter: which family holds them?")
+    if in_solution := sorted(code for name, code in found if name == "solution.py"):
+        raise NotYet(f"ruff also reports {', '.join(in_solution)} in the clean solution: select fewer families")
 
-
-def pylint_formula(error: int, warning: int, refactor: int, convention: int, statement: int) -> float:
-    "pylint's default evaluation (its `evaluation` option), for a file without fatal messages."
-    return max(0.0, 10.0 - 10.0 * (5 * error + warning + refactor + convention) / statement)
-
-
-def formula_without_floor(error: int, warning: int, refactor: int, convention: int, statement: int) -> float:
-    "A plausible mistake: the formula without its floor at 0."
-    return 10.0 - 10.0 * (5 * error + warning + refactor + convention) / statement
-
-
-@exercise("lint-formula", "Write `score(error, warning, refactor, convention, statement)` that returns pylint's "
-          "score from the message counts by category and the number of statements.",
-          solution=pylint_formula, wrong=formula_without_floor)
-def judge_score_formula(answer) -> None:
-    "The learner's function gives pylint's own score on each of FORMULA_SNIPPETS."
-    from mlops_tutorial.lint import lint_score  # pylint: disable=import-outside-toplevel  # pylint only when checked
-    for label, source in FORMULA_SNIPPETS.items():
-        report = lint_score(source)
-        counts = {category: sum(message.msg_id[0] == letter for message in report.messages)
-                  for category, letter in (("error", "E"), ("warning", "W"), ("refactor", "R"), ("convention", "C"))}
-        given = round(float(answer(**counts, statement=report.statements)), 2)
-        if given != report.score:
-            raise NotYet(f"on {label} ({', '.join(f'{key}={value}' for key, value in counts.items())}, "
-                         f"statement={report.statements}) pylint says {report.score:.2f}, your score() {given:.2f}")
-
-# %% ../nbs/99_exercises.ipynb #c1915a6c
+# %% ../nbs/99_exercises.ipynb #47a18ece
 NAMES_SNIPPET = '''\
 """Split the wine table into features and target."""
 

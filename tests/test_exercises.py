@@ -80,6 +80,6 @@ def test_spaces_instead_of_a_tab_get_the_tab_hint():
     assert not verdict.passed and "missing separator" in verdict.message and "start with a tab" in verdict.message
 
 
-def test_lint_formula_hint_names_the_snippet_and_both_scores():
-    verdict = get("lint-formula").verdict(lambda **counts: 10.0)
-    assert not verdict.passed and "pylint says" in verdict.message and "your score() 10.00" in verdict.message
+def test_ruff_hint_names_the_missing_codes():
+    verdict = get("lint-ruff").verdict("E")
+    assert not verdict.passed and "D100, D103, F401" in verdict.message
