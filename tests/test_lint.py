@@ -12,6 +12,7 @@ from mlops_tutorial.lint import LintError, lint_score, tool
 from mlops_tutorial.makefile import parse_makefile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(120)
 CLEAN_MODULE = '"""Prices."""\n\n\ndef total(prices: list) -> float:\n    """Sum of `prices`."""\n    return sum(prices)\n'
 
 
@@ -41,6 +42,15 @@ def test_source_with_unused_variable_scores_below_ten():
     assert "unused-variable" in report.symbols
     unused = next(message for message in report.messages if message.symbol == "unused-variable")
     assert (unused.path, unused.line, unused.msg_id) == ("snippet.py", 2, "W0612") and "count" in unused.message
+
+
+def test_score_follows_pylints_default_evaluation():
+    # nbs/02_linters.ipynb states the formula: 10 - 10 * (5 * errors + other messages) / statements, floored at 0
+    report = lint_score('"""Prices."""\n\n\ndef total(prices):\n    """Sum."""\n    return sum(prices) + shipping\n')
+    errors = sum(message.msg_id.startswith("E") for message in report.messages)
+    others = sum(message.msg_id[0] in "WRC" for message in report.messages)
+    assert errors == 1 and report.score == round(max(0.0, 10 - 10 * (5 * errors + others) / report.statements), 2)
+    assert lint_score("print(a, b, c)\n").score == 0.0
 
 
 def test_clean_module_scores_ten(tmp_path):
