@@ -214,6 +214,16 @@ class Visit:
     code_first_lines: list[str]
 
 
+def watch(page, site_url: str, problems: list[str], outside: list[str]) -> None:
+    "Collect the page's console errors and uncaught exceptions in `problems`, requests off the site in `outside`."
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    # Recorded, not intercepted (interception slows every request): offline they fail anyway, online they count.
+    page.on("request", lambda request: None if request.url.startswith((site_url, "data:", "blob:"))
+            else outside.append(request.url))
+
+
 @pytest.fixture(scope="module")
 def crawl(site: Path, site_url: str, chromium) -> tuple[dict[str, Visit], list[str]]:
     "Every page of the site opened once in Chromium; also every request that tried to leave 127.0.0.1."
@@ -221,12 +231,7 @@ def crawl(site: Path, site_url: str, chromium) -> tuple[dict[str, Visit], list[s
     page = context.new_page()
     problems: list[str] = []
     outside: list[str] = []
-    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
-    # Recorded, not intercepted (interception slows every request): offline they fail anyway, online they count.
-    page.on("request", lambda request: None if request.url.startswith((site_url, "data:", "blob:"))
-            else outside.append(request.url))
+    watch(page, site_url, problems, outside)
     visits = {}
     for name in pages(site):
         problems.clear()
