@@ -27,7 +27,7 @@ export WINE_QUALITY_MIRROR
 export WINE_QUALITY_DATA_DIR := $(CURDIR)/data/raw
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help install data export clean-nbs lint check-clean check-export test lab clean
+.PHONY: help install data export clean-nbs lint check-clean check-export readme-check readme-results check test lab clean
 
 help: ## list the targets with a line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -57,11 +57,20 @@ check-clean: install ## fail if a notebook carries outputs, execution counts or 
 check-export: install ## fail if mlops_tutorial/ is out of sync with the notebooks
 	@tools/check-unchanged.sh "$(PACKAGE)/ matches the notebooks (nbdev-export)" $(PACKAGE) $(BIN)/nbdev-export
 
-lint: install check-clean check-export secrets lint-workflows ## pylint the package and the notebooks (nbqa) against their thresholds
+lint: install check-clean check-export secrets lint-workflows readme-check ## pylint the package and the notebooks (nbqa) against their thresholds
 	@echo "pylint $(PACKAGE)/ (fail under $(PACKAGE_LINT_THRESHOLD))"
 	@$(BIN)/pylint $(PACKAGE) --fail-under=$(PACKAGE_LINT_THRESHOLD)
 	@echo "nbqa pylint $(NBS)/ (fail under $(NOTEBOOK_LINT_THRESHOLD))"
 	@$(BIN)/nbqa pylint $(NBS) --fail-under=$(NOTEBOOK_LINT_THRESHOLD)
+
+readme-check: install ## fail if the README's results differ from the committed metrics files (reports/)
+	@$(BIN)/python tools/readme_results.py --check
+
+readme-results: install ## write the README's results from the committed metrics files (reports/)
+	$(BIN)/python tools/readme_results.py
+
+check: install data lint ## the quick loop: lint and the fast tests (no notebooks, no training beyond a small sample)
+	$(BIN)/pytest -q -m "not slow"
 
 test: install data lint ## lint, execute every notebook once (nbdev-test runner), build the site, run pytest
 	$(RUN_NOTEBOOKS)
