@@ -4,13 +4,19 @@
 
 # %% auto #0
 __all__ = ['EXERCISES', 'ARTICLE_MAKEFILE', 'ARTICLE_PROJECT', 'LINT_SOLUTION', 'PYTHON_SOLUTION', 'STAMP_SOLUTION',
-           'TEN_STARTER', 'TEN_SOLUTION', 'NAMES_SNIPPET', 'NAMES_PROBE', 'NotYet', 'Verdict', 'Exercise', 'exercise',
+           'TEN_STARTER', 'TEN_SOLUTION', 'NAMES_SNIPPET', 'NAMES_PROBE', 'WINE_SAMPLE', 'STAGE_SOLUTION',
+           'CONFUSION_QUALITY', 'CONFUSION_PREDICTED', 'STEPS_PROBE', 'NotYet', 'Verdict', 'Exercise', 'exercise',
            'get', 'makefile_project', 'make_output', 'judge_lint_target', 'judge_python_variable',
-           'judge_install_stamp', 'printed_by', 'judge_lint_ten', 'judge_ruff_select', 'judge_good_names']
+           'judge_install_stamp', 'printed_by', 'judge_lint_ten', 'judge_ruff_select', 'judge_good_names',
+           'judge_precision', 'fitted_global_step', 'judge_accumulate', 'median_grade', 'judge_median',
+           'rows_per_process', 'judge_ddp_rows', 'dvc_repository', 'dvc_in', 'judge_dvc_add_files',
+           'judge_dvc_stage_params', 'judge_clearml_confusion', 'judge_clearml_step_kwargs']
 
 # %% ../nbs/99_exercises.ipynb #ad38cac7
 import contextlib
 import json
+import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -18,6 +24,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 from .makefile import make_database, make_in
 
@@ -308,3 +316,265 @@ def judge_good_names(answer) -> None:
     if "invalid-name" not in probe.symbols:
         raise NotYet("`SplitRows` is no longer reported: accept the one name `X` (good-names) instead of "
                      "switching invalid-name off")
+
+# %% ../nbs/99_exercises.ipynb #682adb05
+@exercise("lightning-precision", "The article trained with `Trainer(precision=16)`. Give the `precision` value that "
+          "spells the same thing (float16 mixed precision) in today's Lightning, without a deprecation warning.",
+          solution="16-mixed", wrong=16)
+def judge_precision(answer) -> None:
+    "A CPU Trainer built with `answer` warns only that fp16 AMP becomes bf16 on CPU, which `16-mixed` alone does."
+    import warnings  # pylint: disable=import-outside-toplevel
+    import pytorch_lightning as pl  # pylint: disable=import-outside-toplevel  # Lightning only when checked
+    if not isinstance(answer, str):
+        raise NotYet(f"{answer!r} still works, for historical reasons, with a warning: give the new name as a string")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer = pl.Trainer(accelerator="cpu", precision=answer, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False)
+    messages = " ".join(str(warning.message) for warning in caught)
+    if "historical reasons" in messages or "deprecated" in messages:
+        raise NotYet(f"Lightning accepts {answer!r} but warns: {messages}")
+    if "fp16 is not supported on CPU" not in messages:
+        raise NotYet(f"{answer!r} gives {trainer.precision!r}; the article asked for float16 *mixed* precision "
+                     "(float16 where safe, float32 weights)")
+
+
+def fitted_global_step(accumulate: int, rows: int = 1024, batch_size: int = 256) -> int:
+    "Optimizer steps of one real epoch of a linear model on `rows` random rows with `accumulate_grad_batches`."
+    import warnings  # pylint: disable=import-outside-toplevel
+    import pytorch_lightning as pl  # pylint: disable=import-outside-toplevel  # Lightning only when checked
+    import torch  # pylint: disable=import-outside-toplevel
+
+    class Linear(pl.LightningModule):  # pylint: disable=too-many-ancestors
+        "One linear layer and mean squared error."
+
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):  # pylint: disable=arguments-differ,unused-argument
+            features, target = batch
+            return torch.nn.functional.mse_loss(self.layer(features), target)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    generator = torch.Generator().manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(rows, 2, generator=generator),
+                                          torch.randn(rows, 1, generator=generator))
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, accumulate_grad_batches=accumulate, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(Linear(), torch.utils.data.DataLoader(data, batch_size=batch_size))
+    return trainer.global_step
+
+
+@exercise("lightning-accumulate", "Training with batches of 256 rows, choose `accumulate_grad_batches` so that the "
+          "optimizer steps once every 512 rows (the check fits a real model for one epoch of 1024 rows).",
+          solution=2, wrong=512)
+def judge_accumulate(answer) -> None:
+    "One epoch of 1024 rows in batches of 256 with `accumulate_grad_batches=answer` makes 2 optimizer steps."
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+        raise NotYet(f"give a whole number of batches, at least 1, not {answer!r}")
+    steps = fitted_global_step(answer)
+    if steps != 2:
+        raise NotYet(f"with accumulate_grad_batches={answer} the Trainer made {steps} optimizer step(s) in 1024 rows, "
+                     "not 2: the value counts batches, not rows")
+
+# %% ../nbs/99_exercises.ipynb #f77cc5e4
+def median_grade(probabilities):
+    "Reference answer: the lowest grade whose cumulative probability reaches one half."
+    return (probabilities.cumsum(dim=1) < 0.5).sum(dim=1)
+
+
+@exercise("lightning-median", "Write a function that takes a tensor of probabilities (one row per wine, one column per "
+          "grade 0-10) and returns each row's median grade: the lowest grade whose cumulative probability reaches 0.5.",
+          solution=median_grade, wrong=lambda probabilities: probabilities.argmax(dim=1))
+def judge_median(answer) -> None:
+    "The answer agrees with `mlops_tutorial.model.median_score` on a skewed example and on random distributions."
+    import torch  # pylint: disable=import-outside-toplevel  # torch only when checked
+    from mlops_tutorial.model import median_score  # pylint: disable=import-outside-toplevel
+    skewed = torch.tensor([[0, 0, 0, 0, 0, 0.6, 0.1, 0.3, 0, 0, 0], [0, 0, 0, 0, 0, 0.2, 0.2, 0.6, 0, 0, 0]])
+    random = torch.distributions.Dirichlet(torch.ones(11)).sample((200,))
+    for probabilities in (skewed, random):
+        expected = median_score(probabilities)
+        given = torch.as_tensor(answer(probabilities))
+        if given.shape != expected.shape or not torch.equal(given.to(expected.dtype), expected):
+            raise NotYet(f"for {probabilities[0].tolist()} the median grade is {int(expected[0])}, the answer gave "
+                         f"{given.flatten()[:1].tolist()}: add up the probabilities until they reach one half")
+
+
+def rows_per_process(n_rows: int, n_processes: int) -> int:
+    "Reference answer: DistributedSampler pads the rows so every process gets the same number."
+    return -(-n_rows // n_processes)
+
+
+@exercise("lightning-ddp-rows", "Write a function `(n_rows, n_processes) -> rows` that says how many rows one DDP "
+          "process sees per epoch when Lightning's DistributedSampler shares `n_rows` among `n_processes`.",
+          solution=rows_per_process, wrong=lambda n_rows, n_processes: n_rows // n_processes)
+def judge_ddp_rows(answer) -> None:
+    "The answer matches `len(DistributedSampler(...))` of PyTorch itself for several sizes."
+    from torch.utils.data import DistributedSampler  # pylint: disable=import-outside-toplevel  # torch only when checked
+    for n_rows, n_processes in ((1279, 2), (1599, 4), (1024, 2), (10, 3)):
+        expected = len(DistributedSampler(range(n_rows), num_replicas=n_processes, rank=0, shuffle=False))
+        given = answer(n_rows, n_processes)
+        if given != expected:
+            raise NotYet(f"{n_rows} rows on {n_processes} processes: each sees {expected}, the answer gave {given}; "
+                         "the sampler pads the data so every process gets the same number of rows")
+
+# %% ../nbs/99_exercises.ipynb #70894193
+@contextlib.contextmanager
+def dvc_repository(files: dict):
+    "A scratch git + DVC repository holding `files` (path -> text); yields its folder, removed afterwards."
+    with tempfile.TemporaryDirectory(prefix="exercise-dvc-") as folder:
+        root = Path(folder)
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text, encoding="utf-8")
+        subprocess.run(["git", "init", "--quiet"], cwd=root, check=True)
+        dvc_in(root, "init", "--quiet")
+        yield root
+
+
+def dvc_in(root: Path, *arguments: str) -> str:
+    "Run this environment's `dvc arguments` in `root`; its output, or NotYet with DVC's last line of complaint."
+    dvc = Path(sys.executable).parent / "dvc"
+    result = subprocess.run([str(dvc), *arguments], cwd=root, capture_output=True, text=True, timeout=120,
+                            check=False, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    if result.returncode:
+        complaint = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise NotYet(f"`dvc {' '.join(arguments)}` failed: {complaint}")
+    return result.stdout
+
+
+WINE_SAMPLE = "fixed acidity;quality\n7.4;5\n7.8;5\n"  # a tiny stand-in for data/red_wine.csv
+
+
+@exercise("dvc-add-files", "In a git repository you run `dvc add data/red_wine.csv`. Which new files must you "
+          "`git add` and commit? Give their paths, relative to the repository, as a set of strings.",
+          solution={"data/red_wine.csv.dvc", "data/.gitignore"}, wrong={"data/red_wine.csv", "data/red_wine.csv.dvc"})
+def judge_dvc_add_files(answer) -> None:
+    "Run the real `dvc add` and compare the answer with the files git now sees as new."
+    if not isinstance(answer, (set, list, tuple)) or not all(isinstance(path, str) for path in answer):
+        raise NotYet("give a set of paths as strings, such as {\"a/b.txt\"}")
+    with dvc_repository({"data/red_wine.csv": WINE_SAMPLE}) as root:
+        subprocess.run(["git", "add", ".dvc", ".dvcignore"], cwd=root, check=True)
+        dvc_in(root, "add", "--quiet", "data/red_wine.csv")
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout
+    new = {line[3:] for line in status.splitlines() if line.startswith("??")}
+    if "data/red_wine.csv" in answer:
+        raise NotYet("the CSV itself is listed in data/.gitignore now: git never stores it, DVC's cache does")
+    if set(answer) != new:
+        raise NotYet(f"git sees {len(new)} new files after `dvc add`; your set has {len(set(answer))} "
+                     f"({', '.join(sorted(set(answer) ^ new))} is wrong or missing)")
+
+
+# %% ../nbs/99_exercises.ipynb #fb96d06c
+STAGE_SOLUTION = ("--name featurize --deps data/red_wine.csv --params featurize.n_components "
+                  "--outs data/train.csv python featurize.py")
+
+
+@exercise("dvc-stage-params", "Write the arguments of `dvc stage add` (one string, without `dvc stage add`) for a "
+          "stage named featurize that reads data/red_wine.csv, depends on the parameter featurize.n_components of "
+          "params.yaml, writes data/train.csv and runs `python featurize.py`.",
+          solution=STAGE_SOLUTION, wrong=STAGE_SOLUTION.replace("--params featurize.n_components ", ""))
+def judge_dvc_stage_params(answer) -> None:
+    "Run the real `dvc stage add` with the answer and read the stage it wrote into dvc.yaml."
+    if not isinstance(answer, str) or not answer.strip():
+        raise NotYet("give the arguments as one string, such as \"--name featurize --deps … python featurize.py\"")
+    files = {"data/red_wine.csv": WINE_SAMPLE, "params.yaml": "featurize:\n  n_components: 4\n",
+             "featurize.py": "print('featurize')\n"}
+    with dvc_repository(files) as root:
+        dvc_in(root, "stage", "add", *shlex.split(answer))
+        stages = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    stage = stages.get("featurize")
+    if stage is None:
+        raise NotYet(f"dvc.yaml has the stages {sorted(stages)}; name the stage with --name featurize")
+    parameters = [name for entry in stage.get("params", []) for name in ([entry] if isinstance(entry, str) else entry)]
+    expected = {"deps": ("data/red_wine.csv" in stage.get("deps", []), "--deps data/red_wine.csv"),
+                "params": ("featurize.n_components" in parameters, "--params featurize.n_components"),
+                "outs": ("data/train.csv" in stage.get("outs", []), "--outs data/train.csv"),
+                "cmd": (stage.get("cmd") == "python featurize.py", "the command last: python featurize.py")}
+    missing = [hint for present, hint in expected.values() if not present]
+    if missing:
+        raise NotYet(f"the stage DVC wrote lacks {'; '.join(missing)} (a parameter is a dependency like a file: "
+                     "changing it must make the stage out of date)")
+
+
+# %% ../nbs/99_exercises.ipynb #6dca5b81
+CONFUSION_QUALITY = [5, 6, 6, 7, 5]
+CONFUSION_PREDICTED = [5.2, 6.6, 5.9, 7.4, 4.4]
+
+
+@exercise("clearml-confusion", f"`report_confusion` (lesson 05) rounds each predicted quality to a grade. For the true "
+          f"grades {CONFUSION_QUALITY} and the predictions {CONFUSION_PREDICTED}, give the confusion matrix it reports "
+          "as a list of rows (true grade down, predicted grade across, grades from the lowest to the highest seen "
+          "in either list).",
+          solution=[[0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1]],
+          wrong=[[2, 0, 0], [0, 1, 1], [0, 0, 1]])
+def judge_clearml_confusion(answer) -> None:
+    "Compare with scikit-learn's confusion matrix of the rounded predictions over every grade seen."
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    from sklearn.metrics import confusion_matrix  # pylint: disable=import-outside-toplevel
+    grades = np.rint(CONFUSION_PREDICTED).astype(int)
+    labels = sorted(set(CONFUSION_QUALITY) | set(grades.tolist()))
+    expected = confusion_matrix(CONFUSION_QUALITY, grades, labels=labels)
+    given = np.asarray(answer, dtype=float) if isinstance(answer, (list, tuple)) else None
+    if given is None or given.shape != expected.shape:
+        raise NotYet(f"the grades seen are {labels}: give {len(labels)} rows of {len(labels)} counts "
+                     "(4.4 rounds to 4, so grade 4 is one of them)")
+    if not np.array_equal(given, expected):
+        raise NotYet("right shape, wrong counts: round each prediction to the nearest grade first (6.6 -> 7)")
+
+
+# %% ../nbs/99_exercises.ipynb #3a672f76
+STEPS_PROBE = """
+import json, sys
+from clearml import PipelineController, Task
+
+
+def load_wine(colour="red"):
+    "Stand-in for the lesson's step (ClearML reads a step function's source, so it lives in a file)."
+    return colour
+
+
+def split_folds(wine, n_folds=5, seed=0, group_duplicates=True):
+    "Stand-in for the lesson's step."
+    return [wine, n_folds, seed, group_duplicates]
+
+
+Task.set_offline(True)
+pipe = PipelineController(project="exercises", name="probe", version="1.0", add_pipeline_tags=False)
+pipe.add_function_step(name="load_wine", function=load_wine, function_kwargs={"colour": "red"},
+                       function_return=["wine"])
+pipe.add_function_step(name="split_folds", function=split_folds, function_kwargs=json.loads(sys.argv[1]),
+                       function_return=["folds"])
+pipe.task.close()
+"""
+
+
+@exercise("clearml-step-kwargs", "The article's `add_function_step` passes results between steps through "
+          "`function_kwargs`. Give the `function_kwargs` (a dict) of a split_folds step that receives the result "
+          "`wine` of the step load_wine and makes 5 folds.",
+          solution={"wine": "${load_wine.wine}", "n_folds": 5}, wrong={"wine": "load_wine.wine", "n_folds": 5})
+def judge_clearml_step_kwargs(answer) -> None:
+    "A real offline `PipelineController` must accept the answer; then its reference and fold count are compared."
+    if not isinstance(answer, dict) or set(answer) - {"wine", "n_folds", "seed", "group_duplicates"}:
+        raise NotYet("give a dict of split_folds' keyword arguments, such as {\"wine\": …, \"n_folds\": …}")
+    with tempfile.TemporaryDirectory(prefix="exercise-clearml-") as folder:
+        probe = Path(folder) / "probe.py"
+        probe.write_text(STEPS_PROBE, encoding="utf-8")
+        environment = {**os.environ, "CLEARML_CACHE_DIR": str(Path(folder) / "cache"),
+                       "CLEARML_CONFIG_FILE": str(Path(__file__).with_name("clearml.conf"))}
+        built = subprocess.run([sys.executable, str(probe), json.dumps(answer)], capture_output=True, text=True,
+                               timeout=170, check=False, cwd=folder, env=environment)
+    if built.returncode:
+        raise NotYet(f"ClearML refused it: {(built.stderr.strip().splitlines() or ['(no message)'])[-1]}")
+    if answer.get("wine") != "${load_wine.wine}":
+        raise NotYet(f"{answer.get('wine')!r} is passed as a plain value; a step's result is written "
+                     "\"${step_name.result_name}\"")
+    if answer.get("n_folds") != 5:
+        raise NotYet(f"n_folds is {answer.get('n_folds')!r}, not 5")
+
