@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / "nbs"
 LAB_SHORT = "00b_metrics.ipynb"  # the notebook `make test` runs in JupyterLab: short, and exercises the package
 NOTEBOOKS_SETTING = "MLOPS_TUTORIAL_LAB_NOTEBOOKS"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of a traceback as the kernel sends it
 SERVER_START_S = 180
 KERNEL_START_S = 180
 NOTEBOOK_RUN_S = 900
@@ -196,11 +198,13 @@ def save(page) -> None:
 
 
 def saved_outputs(path: Path) -> tuple[int, int, list[str]]:
-    "Code cells, outputs, and error outputs (ename: evalue) of a saved notebook."
+    "Code cells, outputs, and error outputs (code cell number, ename: evalue, traceback's end) of a saved notebook."
     cells = [cell for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code"]
     outputs = [output for cell in cells for output in cell.get("outputs", [])]
-    errors = [f"{output.get('ename')}: {output.get('evalue')}"
-              for output in outputs if output["output_type"] == "error"]
+    errors = [f"cell {number}: {output.get('ename')}: {output.get('evalue')} at "
+              + " / ".join(" ".join(ANSI.sub("", line).split()) for line in output.get("traceback", [])[-2:])[-400:]
+              for number, cell in enumerate(cells, 1) for output in cell.get("outputs", [])
+              if output["output_type"] == "error"]
     return len(cells), len(outputs), errors
 
 
