@@ -226,7 +226,7 @@ def test_notebook_runs_in_jupyterlab(lab: LabServer, browser_page, notebook_copy
     unrun = [prompt for prompt in state["prompts"] if prompt in ("[ ]:", "")]
     print(f"{notebook_copy.name.removeprefix('_lab_')}: kernel {kernel_name!r} ready in {kernel_s:.0f} s, "
           f"{cells} code cells, {outputs} outputs, {len(errors)} errors, {len(unrun)} not run, "
-          f"{time.monotonic() - started:.0f} s in all")
+          f"{time.monotonic() - started:.0f} s in all" + "".join(f"\n  {error}" for error in errors))
     browser_page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     assert not errors, f"error outputs: {errors}"
     assert not unrun, f"{len(unrun)} code cell(s) never ran (Run All stops at an error)"
