@@ -2,8 +2,8 @@
 
 A copy holds what `git status` would commit: the tracked files and the untracked ones git does not ignore, as they are
 on disk now (uncommitted edits included), plus a fresh `git init` for DVC. `reproduced_tree` runs `dvc repro` once per
-session in such a copy, with a short training, and every test copies that tree again, so the tests share one repro
-yet depend neither on each other nor on their order. DVC runs in-process (`dvc.repo.Repo`); its answers are read
+session in such a copy, with a short training (and, at the same time, in a twin copy, to compare their bytes), and
+every test copies that tree again, so the tests share one repro yet depend neither on each other nor on their order. DVC runs in-process (`dvc.repo.Repo`); its answers are read
 from its return values, never from its console text.
 """
 import hashlib
@@ -146,23 +146,38 @@ def changed_dependencies(entries: list) -> dict:
             for path, change in entry.get("changed deps", {}).items()}
 
 
+def shortened_copy(destination: Path) -> Path:
+    "A copy of the working tree whose params.yaml asks for a short training and a small cross-validation."
+    root = copy_working_tree(destination)
+    for section, values in SHORTENED.items():
+        set_params(root, section, values, only_existing=True)
+    return root
+
+
 def reproduced_tree(tmp_path_factory, mirror: Path) -> SimpleNamespace:
     """The session's copy of the working tree after one `dvc repro` with a short training and a small
-    cross-validation: `root`, the stages whose commands ran, and the dvc.lock the working tree holds (`committed`)."""
+    cross-validation: `root`, the stages whose commands ran, the dvc.lock the working tree holds (`committed`) and
+    `twin`, a second copy elsewhere reproduced at the same time by the `dvc repro` command (on the other core), whose
+    outputs must be the same bytes."""
     if "failure" in _SESSION:
         pytest.fail(f"the session's dvc repro failed (see the first test that used it): {_SESSION['failure']}")
     if "tree" not in _SESSION:
         if shutil.which("make") is None:
             pytest.skip("make is needed for the DVC pipeline tests (apt-get install make)")
-        root = copy_working_tree(tmp_path_factory.mktemp("dvc") / "pristine")
+        base = tmp_path_factory.mktemp("dvc")
+        root, twin = shortened_copy(base / "pristine"), shortened_copy(base / "twin")
         committed = read_yaml(root / "dvc.lock") if (root / "dvc.lock").is_file() else {"stages": {}}
-        for section, values in SHORTENED.items():
-            set_params(root, section, values, only_existing=True)
         _SESSION["mirror"] = mirror
-        try:
-            first = repro(root)
-        except Exception as error:  # once per session: the other tests fail at once instead of trying again
-            _SESSION["failure"] = f"{type(error).__name__}: {error}"
-            raise
-        _SESSION["tree"] = SimpleNamespace(root=root, ran=first.ran, committed=committed)
+        with open(base / "twin.log", "w", encoding="utf-8") as log, subprocess.Popen(
+                [BIN / "dvc", "repro"], cwd=twin, env=subprocess_environment(twin), stdout=log,
+                stderr=subprocess.STDOUT) as twin_run:
+            try:
+                first = repro(root)
+                if twin_run.wait(timeout=600):
+                    raise AssertionError(f"dvc repro in {twin} failed:\n{(base / 'twin.log').read_text()[-3000:]}")
+            except Exception as error:  # once per session: the other tests fail at once instead of trying again
+                twin_run.kill()
+                _SESSION["failure"] = f"{type(error).__name__}: {error}"
+                raise
+        _SESSION["tree"] = SimpleNamespace(root=root, ran=first.ran, committed=committed, twin=twin)
     return _SESSION["tree"]

@@ -126,13 +126,6 @@ def test_fetch_depends_on_the_pinned_checksum_only():
     assert fetch["params"] == [{f"{PACKAGE}/data.py": [f"WINE_FILES.{colour}"]}]
 
 
-def test_dvc_reads_the_checksum_as_a_value_dvc_lock_can_hold():
-    """DVC parses WINE_FILES from data.py and compares it with the copy in dvc.lock (YAML): a tuple there never
-    equals the list read back, so fetch would be out of date forever; lists compare equal."""
-    pinned = load_py(str(REPOSITORY / PACKAGE / "data.py"))["WINE_FILES"]["red"]
-    assert yaml.safe_load(yaml.safe_dump(pinned)) == pinned, f"WINE_FILES['red'] must be a list, not {type(pinned)}"
-
-
 @pytest.fixture(name="tree")
 def scratch_tree(tmp_path_factory, tmp_path, red_wine_file):
     "A copy of the session's reproduced copy of the working tree: every stage up to date."
