@@ -15,6 +15,7 @@ from mlops_tutorial.model import predict_quality, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MARGIN = {"mad": 0.1, "acc_t05": 0.1}  # at least this much better than each trivial predictor
+pytestmark = pytest.mark.slow  # trains on the full red wine file, or reads the whole file for the baselines
 
 
 def trivial_predictors(train: pd.DataFrame, test: pd.DataFrame) -> dict:

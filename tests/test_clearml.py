@@ -18,6 +18,7 @@ from mlops_tutorial.tracking import (OFFLINE_CONFIG, describe_session, offline_s
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_NAMES = ["load_wine", "split_folds", "test_folds", "aggregate_metrics", "train_final_model"]
+pytestmark = pytest.mark.slow  # real ClearML sessions in fresh interpreters that import torch
 
 
 def clearml_env(cache_dir: Path) -> dict:

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from mlops_tutorial import data, evaluate, features, holdout, pipeline, scores, tracking, train

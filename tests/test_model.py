@@ -1,17 +1,18 @@
-"""mlops_tutorial.model (and the TrainConfig it trains with): determinism, resuming from the last checkpoint, refusing bad hyperparameters before any
-training, and tables other than the raw wine file."""
-import re
-
+"""mlops_tutorial.model on the real red wines: determinism, resuming from the last checkpoint, tables other than the raw
+wine file, feature statistics from training rows only. (TrainConfig's refusals: tests/test_config.py.)"""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from mlops_tutorial.config import ConfigError, TrainConfig, validated
+from mlops_tutorial.config import TrainConfig
 from mlops_tutorial.data import TARGET, WineDataError, read_wine_csv
 from mlops_tutorial.metrics import METRIC_NAMES, quality_metrics
 from mlops_tutorial.model import LitWineModel, WineDataModule, predict_quality, train_model
+
+
+pytestmark = pytest.mark.slow  # each test trains on the full red wine file
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +38,6 @@ class EpochRecorder(Callback):
 
     def on_train_epoch_start(self, trainer, pl_module):
         self.epochs.append(trainer.current_epoch)
-
-
-def validated_train(values: dict) -> TrainConfig:
-    "A `TrainConfig` validated from `values` as the commands do, errors naming the source 'test'."
-    return validated(TrainConfig, values, "test")
 
 
 def assert_valid_metrics(metrics: dict) -> None:
@@ -73,38 +69,6 @@ def test_resume_from_last_checkpoint(wine, tmp_path):
     assert recorder.epochs == [3, 4, 5], "did not continue from the saved epoch"
     assert model.trainer.current_epoch == 6
     assert_valid_metrics(metrics)
-
-
-@pytest.mark.parametrize("field, value", [
-    ("learning_rate", -0.01), ("learning_rate", 0.0), ("learning_rate", float("nan")), ("batch_size", 0),
-    ("batch_size", 2.5), ("precision", "16"), ("precision", "fp8"), ("max_epochs", 0), ("dropout", 1.0),
-    ("validation_folds", 1), ("validation_folds", 0.2), ("num_nodes", 0), ("group_duplicates", "false"), ("ensemble_size", 0), ("objective", "ordinal"), ("devices", 0),
-])
-def test_bad_hyperparameter_is_refused_with_its_name(field, value):
-    with pytest.raises(ConfigError, match=f"^test: {field}: {re.escape(repr(value))} is not allowed"):
-        validated_train({field: value})
-
-
-def test_max_epochs_below_min_epochs_is_refused():
-    with pytest.raises(ConfigError, match=r"max_epochs: 2 is below min_epochs \(5\)"):
-        validated_train({"min_epochs": 5, "max_epochs": 2})
-
-
-def test_early_stopping_needs_a_validation_split():
-    with pytest.raises(ConfigError, match="patience: 5 needs a validation split"):
-        validated_train({"patience": 5, "validation_folds": 0})
-
-
-def test_unknown_params_key_is_refused_by_name():
-    with pytest.raises(ConfigError, match="epochs: unknown key"):
-        validated_train({"epochs": 3})
-
-
-def test_a_config_cannot_be_changed_after_it_was_validated():
-    config = TrainConfig(max_epochs=2)
-    with pytest.raises(ValueError, match="frozen"):
-        config.batch_size = 0
-    assert config.batch_size == TrainConfig().batch_size
 
 
 def test_featurized_table_uses_every_column_except_quality(wine):
