@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# myst-nb imports nbformat, which imports jsonschema, which imports rfc3987-syntax if it is installed (Jupyter's
+# jsonschema[format-nongpl] brings it), and that builds an Earley parser of RFC 3987 at import: seconds of every
+# build, for an "iri" format check no notebook schema uses. This build does without it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 ARTICLE = "https://habr.com/ru/articles/832856/"
 
 

@@ -58,7 +58,9 @@ def reader_cell(cell: dict) -> dict | None:
         tags.add("remove-output")
     if not code and not cell.get("outputs"):
         return None
-    metadata = {**cell.get("metadata", {}), **({"tags": sorted(tags)} if tags else {})}
+    # execnb records run times as numbers in metadata.execution, where nbformat's schema allows only strings.
+    metadata = {key: value for key, value in cell.get("metadata", {}).items() if key != "execution"}
+    metadata.update({"tags": sorted(tags)} if tags else {})
     return {**cell, "source": code, "metadata": metadata}
 
 
