@@ -24,7 +24,8 @@ def load_model(checkpoint) -> LitWineModel:
         return LitWineModel.load_from_checkpoint(cli.input_file(checkpoint), map_location="cpu")
     except (RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ValueError(f"{checkpoint}: not a LitWineModel checkpoint ({type(error).__name__}: {first_line})") from None
+        reason = f"{type(error).__name__}: {first_line}"
+        raise ValueError(f"{checkpoint}: not a LitWineModel checkpoint ({reason})") from None
 
 
 def evaluate_checkpoint(checkpoint, table: pd.DataFrame) -> tuple:
