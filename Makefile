@@ -181,3 +181,40 @@ test-lab: install data ## run every notebook in JupyterLab in headless Chromium 
 
 lint-workflows: install ## validate .github/workflows/*.yml against the GitHub workflow schema (check-jsonschema)
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+# ---- Past one laptop (nbs/03c, 03d, 04c, 05b) ----
+# Everything these targets write lands in $(RUNS) (git-ignored). The servers listen on 127.0.0.1 and run in the
+# foreground: Ctrl-C stops them with every process they started.
+RUNS ?= runs
+RED_WINE := $(WINE_QUALITY_DATA_DIR)/winequality-red.csv
+SHORT_RUN_FLAGS ?= --max-epochs 50 --ensemble-size 1
+TENSORBOARD_PORT ?= 6006
+MLFLOW_PORT ?= 5000
+S3_PORT ?= 9000
+
+.PHONY: train-two-nodes slurm-script tensorboard mlflow-ui remote-server venv-size
+
+train-two-nodes: install data ## train on two torchrun nodes over 127.0.0.1 (gloo), outputs in runs/two-nodes/
+	$(BIN)/python -m $(PACKAGE).cluster nodes --nnodes 2 -- --data $(RED_WINE) --params params.yaml \
+		--checkpoint $(RUNS)/two-nodes/model.ckpt --metrics $(RUNS)/two-nodes/metrics.json
+
+slurm-script: install ## print an sbatch script that runs the training command on 2 nodes with srun
+	@$(BIN)/python -m $(PACKAGE).cluster slurm --nodes 2 --tasks-per-node 1 -- --data data/raw/winequality-red.csv \
+		--params params.yaml --checkpoint models/wine.ckpt --metrics reports/train.json
+
+$(RUNS)/logs/tensorboard:
+	$(BIN)/python -m $(PACKAGE).train --data $(RED_WINE) $(SHORT_RUN_FLAGS) --log-dir $(RUNS)/logs \
+		--checkpoint $(RUNS)/logs/model.ckpt --metrics $(RUNS)/logs/metrics.json
+
+tensorboard: install data $(RUNS)/logs/tensorboard ## serve TensorBoard on a training run's logs at 127.0.0.1:6006
+	$(BIN)/tensorboard --logdir $(RUNS)/logs --host 127.0.0.1 --port $(TENSORBOARD_PORT)
+
+mlflow-ui: install data ## log a training run to a local MLflow server and serve its UI at 127.0.0.1:5000
+	$(BIN)/python -m $(PACKAGE).mlflow_runs serve --store $(RUNS)/mlflow/mlflow.db --port $(MLFLOW_PORT) \
+		--train --run-name make-mlflow-ui -- --data $(RED_WINE) $(SHORT_RUN_FLAGS)
+
+remote-server: install ## serve runs/s3-store as an S3 service at 127.0.0.1:9000 and print the dvc remote commands
+	$(BIN)/python -m $(PACKAGE).remote --root $(RUNS)/s3-store --port $(S3_PORT)
+
+venv-size: install ## print the environment's installed size, with and without the ui extra (MLflow)
+	$(BIN)/python bench/venv_size.py
