@@ -248,6 +248,7 @@ def crawl(site: Path, site_url: str, chromium) -> tuple[dict[str, Visit], list[s
     return visits, outside
 
 
+@pytest.mark.slow  # the crawl opens every page of the site in Chromium
 def test_pages_load_without_errors_in_chromium(crawl):
     "Every page loads in Chromium with no console error, no uncaught exception, no request leaving 127.0.0.1."
     visits, outside = crawl
@@ -255,6 +256,7 @@ def test_pages_load_without_errors_in_chromium(crawl):
     assert not outside, f"requests left the site: {outside}"
 
 
+@pytest.mark.slow  # the crawl opens every page of the site in Chromium
 def test_lessons_that_draw_figures_show_loaded_images(crawl):
     "A lesson whose notebook drew a figure shows at least one output image the browser could decode."
     visits, _ = crawl
@@ -265,6 +267,7 @@ def test_lessons_that_draw_figures_show_loaded_images(crawl):
     assert not missing, f"lessons with figures but no loaded output image (natural widths): {missing}"
 
 
+@pytest.mark.slow  # the crawl opens every page of the site in Chromium
 def test_internal_links_resolve(site: Path, site_url: str, crawl):
     "Every link between pages of the site points at an existing page, and at an existing anchor when it has one."
     visits, _ = crawl
@@ -283,6 +286,7 @@ def test_internal_links_resolve(site: Path, site_url: str, crawl):
     assert not broken, sorted(broken)
 
 
+@pytest.mark.slow  # the crawl opens every page of the site in Chromium
 def test_lesson_code_shows_no_nbdev_directives(crawl):
     "Cells open with code, not with `#| export` or `#| hide`: nbdev's directives are taken out of the pages."
     visits, _ = crawl
@@ -293,6 +297,7 @@ def test_lesson_code_shows_no_nbdev_directives(crawl):
     assert not {name: lines for name, lines in leftovers.items() if lines}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("term, page", sorted(SEARCHES.items()))
 def test_search_finds_a_lesson_term(site_url: str, browser_page, term: str, page: str):
     "The site's search (Sphinx's index, run in the browser) lists the lesson that teaches a term."

@@ -208,6 +208,7 @@ def saved_outputs(path: Path) -> tuple[int, int, list[str]]:
     return len(cells), len(outputs), errors
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(NOTEBOOK_RUN_S + KERNEL_START_S + SERVER_START_S + 120)
 @pytest.mark.parametrize("notebook_copy", notebooks_to_run(), indirect=True)
 def test_notebook_runs_in_jupyterlab(lab: LabServer, browser_page, notebook_copy: Path):
