@@ -7,7 +7,8 @@ __all__ = ['LOCALHOST', 'TRAIN_MODULE', 'EXERCISES', 'free_port', 'answers', 'gr
            'start_in_own_group', 'Server', 'ServerError', 'wait_until_answering', 'background_server', 'whole_number',
            'until_interrupted', 'tensorboard_command', 'read_json', 'train_parser', 'node_training_arguments',
            'torchrun_command', 'NodeRun', 'wait_for_nodes', 'run_nodes', 'slurm_script', 'build_parser',
-           'training_flags', 'main', 'NotYet', 'verdict', 'judge_slurm_job', 'judge_per_node_flags', 'exercise_check']
+           'parse_training_flags', 'training_flags', 'main', 'NotYet', 'verdict', 'judge_slurm_job',
+           'judge_per_node_flags', 'exercise_check']
 
 # %% ../nbs/03c_cluster.ipynb #24a9b570
 import argparse
@@ -275,11 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_training_flags(flags: list) -> argparse.Namespace:
+    "`flags` as the training command reads them (its usage errors exit; --checkpoint/--metrics may be left out)."
+    placeholders = [*([] if "--checkpoint" in flags else ["--checkpoint", "model.ckpt"]),
+                    *([] if "--metrics" in flags else ["--metrics", "metrics.json"])]
+    return train_parser().parse_args([*map(str, flags), *placeholders])
+
+
 def training_flags(args: argparse.Namespace) -> list:
     "The training command's flags given after `--`, checked by the training command's own parser."
     flags = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
-    train_parser().parse_args(flags + ([] if "--checkpoint" in flags else ["--checkpoint", "x.ckpt"])
-                                    + ([] if "--metrics" in flags else ["--metrics", "x.json"]))
+    parse_training_flags(flags)
     return flags
 
 # %% ../nbs/03c_cluster.ipynb #a69eb8b2
@@ -326,8 +333,11 @@ def judge_slurm_job(script: str) -> None:
         raise NotYet(f"--nodes={directives.get('nodes')}: a node is a machine, and the job has 3")
     if directives.get("ntasks-per-node") != "4":
         raise NotYet("--ntasks-per-node: srun starts this many processes on each machine, one per GPU")
-    srun = shlex.split(str(script).splitlines()[-1])
-    parsed = train_parser().parse_args(srun[4:])
+    srun = shlex.split(str(script).strip().splitlines()[-1])
+    try:
+        parsed = parse_training_flags(srun[4:])
+    except SystemExit:
+        raise NotYet("the srun line's training flags are not the training command's (see the error above)") from None
     if (parsed.num_nodes, parsed.devices, parsed.max_epochs) != (3, 4, 50):
         raise NotYet("the srun line must train with --num-nodes 3 --devices 4 --max-epochs 50")
 
