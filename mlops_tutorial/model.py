@@ -232,10 +232,11 @@ def make_trainer(config: TrainConfig, checkpoint_dir=None, logger=False, callbac
     options = {"enable_progress_bar": False, "enable_model_summary": False, "log_every_n_steps": 1,
                "num_sanity_val_steps": 0, "deterministic": True,
                "limit_val_batches": 1.0 if config.validation_folds else 0} | trainer_options
-    return pl.Trainer(accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
-                      precision=config.precision, min_epochs=config.min_epochs, max_epochs=config.max_epochs,
-                      accumulate_grad_batches=config.accumulate_grad_batches, logger=logger, callbacks=callbacks,
-                      enable_checkpointing=checkpoint_dir is not None, default_root_dir=checkpoint_dir, **options)
+    return pl.Trainer(accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+                      strategy=config.strategy, precision=config.precision, min_epochs=config.min_epochs,
+                      max_epochs=config.max_epochs, accumulate_grad_batches=config.accumulate_grad_batches,
+                      logger=logger, callbacks=callbacks, enable_checkpointing=checkpoint_dir is not None,
+                      default_root_dir=checkpoint_dir, **options)
 
 # %% ../nbs/03_lightning.ipynb #4dbaca16
 def predict_features(models: list, features: torch.Tensor) -> np.ndarray:
