@@ -32,6 +32,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                         'mlops_tutorial.cluster.main': ('cluster.html#main', 'mlops_tutorial/cluster.py'),
                                         'mlops_tutorial.cluster.node_training_arguments': ( 'cluster.html#node_training_arguments',
                                                                                             'mlops_tutorial/cluster.py'),
+                                        'mlops_tutorial.cluster.parse_training_flags': ( 'cluster.html#parse_training_flags',
+                                                                                         'mlops_tutorial/cluster.py'),
                                         'mlops_tutorial.cluster.read_json': ('cluster.html#read_json', 'mlops_tutorial/cluster.py'),
                                         'mlops_tutorial.cluster.run_nodes': ('cluster.html#run_nodes', 'mlops_tutorial/cluster.py'),
                                         'mlops_tutorial.cluster.slurm_script': ('cluster.html#slurm_script', 'mlops_tutorial/cluster.py'),
