@@ -22,6 +22,7 @@ import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
@@ -567,7 +568,7 @@ def judge_clearml_step_kwargs(answer) -> None:
         probe = Path(folder) / "probe.py"
         probe.write_text(STEPS_PROBE, encoding="utf-8")
         environment = {**os.environ, "CLEARML_CACHE_DIR": str(Path(folder) / "cache"),
-                       "CLEARML_CONFIG_FILE": str(Path(__file__).with_name("clearml.conf"))}
+                       "CLEARML_CONFIG_FILE": str(resources.files("mlops_tutorial") / "clearml.conf")}
         built = subprocess.run([sys.executable, str(probe), json.dumps(answer)], capture_output=True, text=True,
                                timeout=170, check=False, cwd=folder, env=environment)
     if built.returncode:
