@@ -93,7 +93,9 @@ def write_toy_project(folder: Path) -> Path:
     cells = [("markdown", "# Toy\n\n> A toy lesson."), ("code", "#| default_exp toy"),
              ("code", "#| export\nanswer = 6 * 7\nprint(answer)"), ("code", "#| notest\nraise SystemExit('ran')"),
              ("code", "#| hide\nassert answer == 42"), ("code", "#| echo: false\nprint('output only')")]
-    for name, notebook_cells in (("00_ok", cells), ("01_bad", [("code", "1 / 0")])):
+    # 01_bad first hides sys.__stderr__, as ClearML's console capture does: the runner must still show the error.
+    failing = [("code", "import io, sys\nsys.__stderr__ = sys.stderr = io.StringIO()\n1 / 0")]
+    for name, notebook_cells in (("00_ok", cells), ("01_bad", failing)):
         notebook = {"cells": [{"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": text,
                                **({"outputs": [], "execution_count": None} if kind == "code" else {})}
                               for i, (kind, text) in enumerate(notebook_cells)],
@@ -111,7 +113,7 @@ def test_notebooks_run_once_into_the_build_folder(tmp_path: Path):
     run = subprocess.run([sys.executable, str(TOOLS / "execute_notebooks.py"), "--out", "out", "--n-workers", "2"],
                          cwd=project, capture_output=True, text=True, timeout=110, check=False)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "01_bad.ipynb" in run.stderr and "ZeroDivisionError" in run.stderr
+    assert "01_bad.ipynb" in run.stderr and "ZeroDivisionError: division by zero" in run.stderr
     assert sorted(path.name for path in (project / "out").iterdir()) == ["00_ok.ipynb"]
     executed = json.loads((project / "out" / "00_ok.ipynb").read_text(encoding="utf-8"))["cells"]
     assert executed[2]["outputs"][0]["text"] == ["42\n"]

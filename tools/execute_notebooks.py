@@ -6,13 +6,17 @@ directory, `tst_flags` of [tool.nbdev] such as `notest` skipped unless `--flags`
 difference is where `--save` writes: nbdev-test writes outputs back into nbs/, this writes each notebook that ran
 without error to OUT/<name>.ipynb, so nbs/ stays clean and the Sphinx site renders these copies without executing
 anything again. OUT is emptied of notebooks first, so a failed or removed notebook leaves no stale page behind.
+And a failing notebook's traceback is always printed (nbdev-test loses it in a worker where ClearML has replaced
+sys.__stderr__ with its console capture).
 
     python tools/execute_notebooks.py --out _build/executed [--n-workers 2] [--do-print] [--timing] [PATH]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import types
 from pathlib import Path
 
 
@@ -21,6 +25,15 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"error: {message}\n")
+
+
+class StderrPinnedSys(types.ModuleType):  # pylint: disable=too-few-public-methods
+    "`sys` as nbdev.test sees it: the real module's attributes, but `__stderr__` is always file descriptor 2."
+
+    __stderr__ = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+
+    def __getattr__(self, name: str):
+        return getattr(sys, name)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     # nbdev's test_nb saves a notebook that ran without error with `write_nb(nb, fn)`, fn being its path in nbs/.
     # Send that write to OUT instead; the workers are forked, so they inherit the redirection.
     nbdev.test.write_nb = lambda nb, fn: write_nb(nb, out / Path(fn).name)
+    # test_nb prints a failing notebook's traceback to sys.__stderr__. ClearML's Task.init replaces that with its
+    # console-capturing proxy, so in a worker that has run a ClearML lesson, a later failure printed nothing.
+    nbdev.test.sys = StderrPinnedSys("sys")
     nbdev.test.nbdev_test(path=args.path, flags=args.flags, n_workers=args.n_workers, do_print=args.do_print,
                           timing=args.timing, save=True)
     print(f"executed notebooks saved in {out}")
