@@ -1,7 +1,6 @@
 """The training command on two torchrun nodes over 127.0.0.1 (tutorial 03c, `make train-two-nodes`): both ranks
 finish, only rank 0 writes, and the result lands where a one-process run with the same seed lands (the same scores,
 not the same weights). Also: a failing node stops the others, the SLURM script, the command's bad input."""
-import inspect
 import json
 import shlex
 import subprocess
@@ -14,16 +13,10 @@ import torch
 
 from mlops_tutorial.cluster import (EXERCISES, group_alive, slurm_script, start_in_own_group, stop_group, verdict,
                                     wait_for_nodes)
-from mlops_tutorial.model import make_trainer
 from mlops_tutorial.train import build_parser as build_train_parser
 
 pytestmark = pytest.mark.timeout(900)
 REPO = Path(__file__).resolve().parents[1]
-NUM_NODES_REACHES_TRAINER = "num_nodes" in inspect.getsource(make_trainer)
-needs_num_nodes = pytest.mark.xfail(
-    not NUM_NODES_REACHES_TRAINER, strict=True,
-    reason="make_trainer (nbs/03_lightning.ipynb) does not pass config.num_nodes to pl.Trainer yet, so Lightning "
-           "refuses a world size of 2 with num_nodes=1 (the test runs as soon as make_trainer passes it)")
 
 
 def cluster(*arguments, timeout: int = 800) -> subprocess.CompletedProcess:
@@ -33,7 +26,6 @@ def cluster(*arguments, timeout: int = 800) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@needs_num_nodes
 def test_two_nodes_finish_only_rank_0_writes_and_match_one_process(tmp_path, red_wine_file):
     common = ["--data", red_wine_file, "--max-epochs", 30, "--ensemble-size", 1, "--dropout", 0.0, "--seed", 0]
     nodes = cluster("nodes", "--nnodes", 2, "--", *common,
