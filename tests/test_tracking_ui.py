@@ -38,7 +38,7 @@ def dark_pixels(png: bytes) -> int:
     "How many pixels of a screenshot are dark (a drawn line or text on a light background)."
     from PIL import Image  # pylint: disable=import-outside-toplevel
 
-    return sum(1 for red, green, blue in Image.open(io.BytesIO(png)).convert("RGB").getdata()
+    return sum(1 for red, green, blue in Image.open(io.BytesIO(png)).convert("RGB").get_flattened_data()
                if red + green + blue < 400)
 
 
