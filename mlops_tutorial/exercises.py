@@ -10,7 +10,7 @@ __all__ = ['EXERCISES', 'ARTICLE_MAKEFILE', 'ARTICLE_PROJECT', 'LINT_SOLUTION', 
            'judge_install_stamp', 'printed_by', 'judge_lint_ten', 'judge_ruff_select', 'judge_good_names',
            'judge_precision', 'fitted_global_step', 'judge_accumulate', 'median_grade', 'judge_median',
            'rows_per_process', 'judge_ddp_rows', 'dvc_repository', 'dvc_in', 'judge_dvc_add_files',
-           'judge_dvc_stage_params', 'judge_clearml_confusion', 'judge_clearml_step_kwargs']
+           'judge_dvc_stage_params', 'judge_clearml_confusion', 'without_clearml_task', 'judge_clearml_step_kwargs']
 
 # %% ../nbs/99_exercises.ipynb #ad38cac7
 import contextlib
@@ -556,6 +556,13 @@ pipe.task.close()
 """
 
 
+def without_clearml_task(environment) -> dict:
+    """`environment` less the variables by which a process that ran `Task.init` tells its children "you belong to
+    my task" (ClearML sets them in `os.environ` and never removes them); the probe must start a task of its own."""
+    return {key: value for key, value in environment.items()
+            if key not in ("CLEARML_PROC_MASTER_ID", "TRAINS_PROC_MASTER_ID", "CLEARML_TASK_ID", "TRAINS_TASK_ID")}
+
+
 @exercise("clearml-step-kwargs", "The article's `add_function_step` passes results between steps through "
           "`function_kwargs`. Give the `function_kwargs` (a dict) of a split_folds step that receives the result "
           "`wine` of the step load_wine and makes 5 folds.",
@@ -567,7 +574,7 @@ def judge_clearml_step_kwargs(answer) -> None:
     with tempfile.TemporaryDirectory(prefix="exercise-clearml-") as folder:
         probe = Path(folder) / "probe.py"
         probe.write_text(STEPS_PROBE, encoding="utf-8")
-        environment = {**os.environ, "CLEARML_CACHE_DIR": str(Path(folder) / "cache"),
+        environment = {**without_clearml_task(os.environ), "CLEARML_CACHE_DIR": str(Path(folder) / "cache"),
                        "CLEARML_CONFIG_FILE": str(resources.files("mlops_tutorial") / "clearml.conf")}
         built = subprocess.run([sys.executable, str(probe), json.dumps(answer)], capture_output=True, text=True,
                                timeout=170, check=False, cwd=folder, env=environment)

@@ -6,7 +6,11 @@ directory, `tst_flags` of [tool.nbdev] such as `notest` skipped unless `--flags`
 difference is where `--save` writes: nbdev-test writes outputs back into nbs/, this writes each notebook that ran
 without error to OUT/<name>.ipynb, so nbs/ stays clean and the Sphinx site renders these copies without executing
 anything again. OUT is emptied of notebooks first, so a failed or removed notebook leaves no stale page behind.
-And a failing notebook's traceback is always printed (nbdev-test loses it in a worker where ClearML has replaced
+And two things a worker carries from one notebook to the next under nbdev-test, because its kernel is in-process,
+do not carry over here, as they would not between two JupyterLab kernels: each notebook starts with the
+environment variables the runner started with (ClearML's Task.init leaves CLEARML_PROC_MASTER_ID in os.environ,
+and a later notebook's `clearml` subprocess then took itself for a child of that closed task and failed); and a
+failing notebook's traceback is always printed (nbdev-test loses it in a worker where ClearML has replaced
 sys.__stderr__ with its console capture).
 
     python tools/execute_notebooks.py --out _build/executed [--n-workers 2] [--do-print] [--timing] [PATH]
@@ -34,6 +38,20 @@ class StderrPinnedSys(types.ModuleType):  # pylint: disable=too-few-public-metho
 
     def __getattr__(self, name: str):
         return getattr(sys, name)
+
+
+def with_own_environment(test_nb):
+    "`test_nb` wrapped so that the environment variables a notebook set or removed are restored after it."
+
+    def run_with_own_environment(*args, **kwargs):
+        saved = dict(os.environ)
+        try:
+            return test_nb(*args, **kwargs)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    return run_with_own_environment
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     # test_nb prints a failing notebook's traceback to sys.__stderr__. ClearML's Task.init replaces that with its
     # console-capturing proxy, so in a worker that has run a ClearML lesson, a later failure printed nothing.
     nbdev.test.sys = StderrPinnedSys("sys")
+    nbdev.test.test_nb = with_own_environment(nbdev.test.test_nb)
     nbdev.test.nbdev_test(path=args.path, flags=args.flags, n_workers=args.n_workers, do_print=args.do_print,
                           timing=args.timing, save=True)
     print(f"executed notebooks saved in {out}")
