@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['UCI_BASE_URL', 'MIRROR_VARIABLE', 'DATA_DIR_VARIABLE', 'WINE_FILES', 'FEATURES', 'TARGET', 'COLUMNS', 'FINITE',
-           'WINE_SCHEMA', 'WineDataError', 'data_source', 'data_dir', 'copy_from_directory', 'locate',
+           'WINE_SCHEMA', 'TABLE_DIGITS', 'WineDataError', 'data_source', 'data_dir', 'copy_from_directory', 'locate',
            'validate_download', 'fetch_wine_file', 'fetch_wine', 'snake_case', 'read_text', 'detect_delimiter',
            'check_field_counts', 'whole_numbers', 'root_failures', 'describe_failures', 'validate_wine',
-           'read_wine_csv', 'load_wine', 'duplicate_groups', 'fold_indices', 'split_wine', 'summarise', 'main']
+           'read_wine_csv', 'load_wine', 'write_table', 'summarise', 'main']
 
 # %% ../nbs/00_data.ipynb #6cc2be75
 import csv
@@ -22,7 +22,6 @@ import pandas as pd
 import pandera.pandas as pa
 import pooch
 from pandera.errors import SchemaErrors
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from . import cli
 
@@ -212,27 +211,18 @@ def load_wine(colour: str = "red", destination=None) -> pd.DataFrame:
     "Fetch (if needed) and read the red or white wine data as a validated DataFrame."
     return read_wine_csv(fetch_wine(colour, destination))
 
-# %% ../nbs/00_data.ipynb #a551871e
-def duplicate_groups(wine: pd.DataFrame) -> pd.Series:
-    "One integer id per distinct row: exact copies share an id."
-    return wine.groupby(list(wine.columns), sort=False).ngroup().rename("duplicate_group")
-
-
-def fold_indices(wine: pd.DataFrame, n_folds: int = 5, seed: int = 0, group_duplicates: bool = False) -> list:
-    "Seeded (train, test) row positions of `n_folds` folds stratified on quality; copies of a row can share a fold."
-    if group_duplicates:
-        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        return list(folds.split(wine, wine[TARGET], groups=duplicate_groups(wine)))
-    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(folds.split(wine, wine[TARGET]))
-
-
-def split_wine(wine: pd.DataFrame, n_folds: int = 5, seed: int = 0, group_duplicates: bool = False) -> tuple:
-    "A seeded train/test split stratified on quality: the test rows are the first of `n_folds` folds (1/n_folds)."
-    train, test = fold_indices(wine, n_folds, seed, group_duplicates)[0]
-    return wine.iloc[train], wine.iloc[test]
-
 # %% ../nbs/00_data.ipynb #36ae7015
+TABLE_DIGITS = 6  # significant digits written: floating-point noise between CPUs cannot change a table's bytes
+
+
+def write_table(table: pd.DataFrame, path) -> None:
+    "Write `table` as CSV at a fixed precision, through a temporary file renamed into place."
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    table.to_csv(partial, index=False, float_format=f"%.{TABLE_DIGITS}g")
+    partial.replace(path)
+
+
 def summarise(path: Path) -> str:
     "One line about a validated wine file: rows, duplicates, quality range."
     wine = read_wine_csv(path)
@@ -249,12 +239,18 @@ def main(argv: list | None = None) -> None:
     fetch.add_argument("--dest", type=Path, help=f"target directory (default: ${DATA_DIR_VARIABLE} or a user cache)")
     validate = commands.add_parser("validate", help="validate wine CSV files")
     validate.add_argument("paths", type=Path, nargs="+")
+    validate.add_argument("--out", type=Path, help="write the one validated file here as a clean comma-separated table")
     args = parser.parse_args(argv)
+    if args.command == "validate" and args.out and len(args.paths) != 1:
+        parser.error(f"--out: give one wine file to write as a clean table, not {len(args.paths)}")
     try:
         if args.command == "fetch":
             args.paths = [fetch_wine(colour, args.dest) for colour in args.colour or ["red"]]
         for path in args.paths:
-            print(summarise(path))
+            print(summarise(cli.input_file(path)))
+        if args.command == "validate" and args.out:
+            write_table(read_wine_csv(args.paths[0]), cli.output_file(args.out))
+            print(f"wrote {args.out}")
     except WineDataError as error:
         parser.exit(cli.EXIT_BAD_INPUT, f"error: {error}\n")
 

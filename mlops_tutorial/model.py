@@ -20,7 +20,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .config import TrainConfig
-from .data import TARGET, WineDataError, fetch_wine, read_wine_csv, split_wine
+from .data import TARGET, WineDataError, fetch_wine, read_wine_csv
+from .split import split_wine
 from .metrics import quality_metrics
 
 # %% ../nbs/03_lightning.ipynb #e6706768

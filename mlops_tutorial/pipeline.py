@@ -23,7 +23,7 @@ import pandas as pd
 from clearml import PipelineController, Task
 from clearml.automation.controller import PipelineDecorator
 
-from . import cli, data
+from . import cli, data, split
 from .config import TrainConfig, load_params, validated
 from .metrics import METRIC_NAMES, quality_metrics
 from .model import predict_quality, train_model
@@ -38,7 +38,7 @@ def load_wine(colour: str = "red") -> pd.DataFrame:
 
 def split_folds(wine: pd.DataFrame, n_folds: int = 5, seed: int = 0, group_duplicates: bool = True) -> list:
     "Step 2 (cross-validation split): seeded, quality-stratified (train, test) row positions, one pair per fold."
-    folds = data.fold_indices(wine, n_folds=n_folds, seed=seed, group_duplicates=group_duplicates)
+    folds = split.fold_indices(wine, n_folds=n_folds, seed=seed, group_duplicates=group_duplicates)
     return [(train.tolist(), test.tolist()) for train, test in folds]
 
 # %% ../nbs/05a_pipeline.ipynb #9dc60fab

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from mlops_tutorial.config import TrainConfig, load_params
-from mlops_tutorial.data import TARGET, read_wine_csv, split_wine
+from mlops_tutorial.data import TARGET, read_wine_csv
 from mlops_tutorial.metrics import quality_metrics
 from mlops_tutorial.model import predict_quality, train_model
+from mlops_tutorial.split import split_wine
 
 ROOT = Path(__file__).resolve().parents[1]
 MARGIN = {"mad": 0.1, "acc_t05": 0.1}  # at least this much better than each trivial predictor

@@ -1,5 +1,5 @@
 """Bad input to every `python -m mlops_tutorial.…` command, in-process: one line `error: <file or flag>: …`, exit code
-2 (see nbs/00c_cli.ipynb), no traceback, and nothing written where the outputs would go."""
+2 (see nbs/00d_cli.ipynb), no traceback, and nothing written where the outputs would go."""
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +57,11 @@ CASES = [
     case(data, "validate {in}", "is a directory"),
     case(data, "validate {in}/ph_15.csv", "column 'ph'"),
     case(data, "fetch --colour purple", "argument --colour: invalid choice"),
-    case(features, "validate --raw {in}/missing.csv --out {out}/clean.csv", "missing.csv: no such file"),
-    case(features, "validate --raw {in} --out {out}/clean.csv", "is a directory, not a file"),
-    case(features, "validate --raw {in}/ph_15.csv --out {out}/clean.csv", "column 'ph'"),
-    case(features, "validate --raw {in}/good.csv --out {in}/good.csv/clean.csv", "cannot be written"),
+    case(data, "validate {in}/missing.csv --out {out}/clean.csv", "missing.csv: no such file"),
+    case(data, "validate {in} --out {out}/clean.csv", "is a directory, not a file"),
+    case(data, "validate {in}/ph_15.csv --out {out}/clean.csv", "column 'ph'"),
+    case(data, "validate {in}/good.csv --out {in}/good.csv/clean.csv", "cannot be written"),
+    case(data, "validate {in}/good.csv {in}/good.csv --out {out}/clean.csv", "--out: give one wine file"),
     case(features, FEATURIZE + " {in}/missing.yaml", "missing.yaml: no such file"),
     case(features, FEATURIZE + " {in}/malformed.yaml", "malformed YAML at line 3"),
     case(features, FEATURIZE + " {in}/list.yaml", "must be a mapping of sections"),

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from mlops_tutorial.data import (COLUMNS, MIRROR_VARIABLE, WINE_FILES, WineDataError, fetch_wine, fetch_wine_file,
-                                 read_wine_csv, split_wine)
+                                 read_wine_csv)
+from mlops_tutorial.split import split_wine
 
 
 def replace_line(text: str, number: int, transform) -> str:

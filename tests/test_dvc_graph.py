@@ -16,7 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarni
 PACKAGE = "mlops_tutorial"
 COMMAND_MODULE = re.compile(rf"python -m ({PACKAGE}(?:\.\w+)+)")
 PINNED_BY_CHECKSUM = {"fetch"}  # stages whose output is verified by a sha256: they depend on it, not on the loader
-SPLIT_CODE = ("data", "split_wine")  # module and function of the train/test split
+SPLIT_CODE = ("split", "split_wine")  # module and function of the train/test split
 
 
 def module_file(module: str, root: Path = REPOSITORY) -> Path:
@@ -154,8 +154,6 @@ def test_an_edit_elsewhere_changes_nothing(tree):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=True, reason="validate runs mlops_tutorial.features, which imports data.py, where the split "
-                   "code lives: it needs a module validate's command does not import (issue 9, Build 1)")
 def test_an_edit_to_the_split_code_reports_featurize_and_below(tree):
     module, function = SPLIT_CODE
     edit_function(module_file(f"{PACKAGE}.{module}", tree), function)

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from mlops_tutorial.data import TARGET, duplicate_groups, read_wine_csv
+from mlops_tutorial.data import TARGET, read_wine_csv
 from mlops_tutorial.evaluate import fit_predict_svr, main
 from mlops_tutorial.metrics import METRIC_NAMES, cross_validate
+from mlops_tutorial.split import duplicate_groups
 
 
 @pytest.mark.slow
