@@ -95,14 +95,19 @@ def write_toy_project(folder: Path) -> Path:
              ("code", "#| hide\nassert answer == 42"), ("code", "#| echo: false\nprint('output only')")]
     # 01_bad first hides sys.__stderr__, as ClearML's console capture does: the runner must still show the error.
     failing = [("code", "import io, sys\nsys.__stderr__ = sys.stderr = io.StringIO()\n1 / 0")]
-    for name, notebook_cells in (("00_ok", cells), ("01_bad", failing)):
-        notebook = {"cells": [{"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": text,
-                               **({"outputs": [], "execution_count": None} if kind == "code" else {})}
-                              for i, (kind, text) in enumerate(notebook_cells)],
-                    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                    "nbformat": 4, "nbformat_minor": 5}
-        (folder / "nbs" / f"{name}.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    write_notebook(folder / "nbs" / "00_ok.ipynb", cells)
+    write_notebook(folder / "nbs" / "01_bad.ipynb", failing)
     return folder
+
+
+def write_notebook(path: Path, cells: list) -> None:
+    "Write a notebook of `cells`, (kind, source) pairs, to `path`."
+    notebook = {"cells": [{"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": text,
+                           **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                          for i, (kind, text) in enumerate(cells)],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(notebook), encoding="utf-8")
 
 
 @pytest.mark.timeout(120)
@@ -119,6 +124,20 @@ def test_notebooks_run_once_into_the_build_folder(tmp_path: Path):
     assert executed[2]["outputs"][0]["text"] == ["42\n"]
     assert executed[3]["outputs"] == [], "the notest cell ran"
     assert (project / "nbs" / "00_ok.ipynb").read_text(encoding="utf-8") == original, "nbs/ was written to"
+
+
+@pytest.mark.timeout(120)
+def test_each_notebook_starts_with_the_environment_the_runner_started_with(tmp_path: Path):
+    "A variable one notebook sets (as ClearML's Task.init sets CLEARML_PROC_MASTER_ID) is gone in the next one."
+    project = write_toy_project(tmp_path / "toy")
+    (project / "nbs" / "01_bad.ipynb").unlink()
+    write_notebook(project / "nbs" / "01_sets.ipynb", [("code", "import os\nos.environ['LEFT_BEHIND'] = '1'")])
+    write_notebook(project / "nbs" / "02_reads.ipynb", [("code", "import os\nassert 'LEFT_BEHIND' not in os.environ")])
+    run = subprocess.run([sys.executable, str(TOOLS / "execute_notebooks.py"), "--out", "out", "--n-workers", "1"],
+                         cwd=project, capture_output=True, text=True, timeout=110, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(path.name for path in (project / "out").iterdir()) == ["00_ok.ipynb", "01_sets.ipynb",
+                                                                         "02_reads.ipynb"]
 
 
 def test_site_source_takes_nbdev_directives_out(tmp_path: Path):

@@ -24,6 +24,9 @@ import types
 from pathlib import Path
 
 
+TEST_NB = None  # nbdev.test.test_nb, once main has imported it
+
+
 class OneLineParser(argparse.ArgumentParser):
     "An argument parser whose usage errors are one line, `error: <flag>: <what is wrong>`, with exit status 2."
 
@@ -40,18 +43,14 @@ class StderrPinnedSys(types.ModuleType):  # pylint: disable=too-few-public-metho
         return getattr(sys, name)
 
 
-def with_own_environment(test_nb):
-    "`test_nb` wrapped so that the environment variables a notebook set or removed are restored after it."
-
-    def run_with_own_environment(*args, **kwargs):
-        saved = dict(os.environ)
-        try:
-            return test_nb(*args, **kwargs)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
-    return run_with_own_environment
+def test_nb_with_own_environment(*args, **kwargs):
+    "nbdev's `test_nb`, restoring afterwards the environment variables the notebook set or removed."
+    saved = dict(os.environ)
+    try:
+        return TEST_NB(*args, **kwargs)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     # test_nb prints a failing notebook's traceback to sys.__stderr__. ClearML's Task.init replaces that with its
     # console-capturing proxy, so in a worker that has run a ClearML lesson, a later failure printed nothing.
     nbdev.test.sys = StderrPinnedSys("sys")
-    nbdev.test.test_nb = with_own_environment(nbdev.test.test_nb)
+    # The process pool pickles the function it runs by module and name; `__main__` is no name a worker can rely on
+    # (each notebook's IPython shell replaces it), so the wrapper is taken from this file imported as a module.
+    import execute_notebooks  # pylint: disable=import-outside-toplevel,import-self  # tools/ is sys.path[0]
+    execute_notebooks.TEST_NB = nbdev.test.test_nb
+    nbdev.test.test_nb = execute_notebooks.test_nb_with_own_environment
     nbdev.test.nbdev_test(path=args.path, flags=args.flags, n_workers=args.n_workers, do_print=args.do_print,
                           timing=args.timing, save=True)
     print(f"executed notebooks saved in {out}")
