@@ -60,9 +60,14 @@ def draws_a_figure(stem: str) -> bool:
 
 @pytest.fixture(scope="module")
 def site() -> Path:
-    "The built site; skips, saying how to build it, when there is none."
-    if not (SITE / "index.html").is_file():
+    "The built site; skips, saying how to build it, when there is none or a notebook has changed since it was built."
+    index = SITE / "index.html"
+    if not index.is_file():
         pytest.skip(f"no site in {SITE.relative_to(ROOT)}: build it with `make docs` (`make test` builds it first)")
+    newer = sorted(path.name for path in NBS.glob("[!_]*.ipynb") if path.stat().st_mtime > index.stat().st_mtime)
+    if newer:
+        pytest.skip(f"the site in {SITE.relative_to(ROOT)} is older than {', '.join(newer[:3])}: rebuild it with "
+                    "`make docs` (`make test` builds it first)")
     return SITE
 
 

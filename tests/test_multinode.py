@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mlops_tutorial.cluster import main as cluster_main
 from mlops_tutorial.cluster import (EXERCISES, group_alive, slurm_script, start_in_own_group, stop_group, verdict,
                                     wait_for_nodes)
 from mlops_tutorial.train import build_parser as build_train_parser
@@ -75,10 +76,10 @@ def test_nodes_that_fail_to_train_are_reported(tmp_path):
     assert not list(tmp_path.glob("m.*"))
 
 
-def test_slurm_script_runs_the_training_command_with_srun(tmp_path):
-    result = cluster("slurm", "--nodes", 3, "--tasks-per-node", 4, "--", "--max-epochs", 50,
-                     "--checkpoint", "models/wine.ckpt", "--metrics", "reports/train.json")
-    assert result.returncode == 0, result.stderr
+def test_slurm_script_runs_the_training_command_with_srun(tmp_path, run):
+    result = run(cluster_main, ["slurm", "--nodes", 3, "--tasks-per-node", 4, "--", "--max-epochs", 50,
+                                "--checkpoint", "models/wine.ckpt", "--metrics", "reports/train.json"])
+    assert result.code == 0, result.stderr
     script = result.stdout
     assert script.startswith("#!/bin/bash\n") and script == slurm_script(
         ["--max-epochs", "50", "--checkpoint", "models/wine.ckpt", "--metrics", "reports/train.json"], 3, 4)
@@ -98,9 +99,9 @@ def test_slurm_script_runs_the_training_command_with_srun(tmp_path):
     (["nodes", "--", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (["train"], "invalid choice: 'train'"),
 ])
-def test_cluster_command_refuses_bad_input(arguments, message):
-    result = cluster(*arguments, timeout=120)
-    assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+def test_cluster_command_refuses_bad_input(arguments, message, run):
+    result = run(cluster_main, arguments)
+    assert result.code == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert message in result.stderr
 
 
