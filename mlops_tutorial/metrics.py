@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TOLERANCES', 'METRIC_NAMES', 'DIGITS', 'PAPER_TABLE2', 'quality_metrics', 'rec_curve', 'QualityMetrics', 'write_json',
-           'write_metrics', 'read_metrics', 'cross_validate']
+           'write_metrics', 'read_metrics', 'score_folds', 'cross_validate']
 
 # %% ../nbs/00c_metrics.ipynb #4376a3ee
 import json
@@ -90,16 +90,24 @@ def read_metrics(path) -> dict:
         raise ValueError(f"{path}: not a metrics file ({', '.join(METRIC_NAMES)}): {problems}") from None
 
 # %% ../nbs/00c_metrics.ipynb #73fcbb98
-def cross_validate(table: pd.DataFrame, fit_predict, n_folds: int = 5, seed: int = 0,
-                   group_duplicates: bool = False) -> dict:
-    "Out-of-fold predictions of `fit_predict(train, test, seed)` scored pooled and per fold, with the protocol."
+def score_folds(table: pd.DataFrame, folds: list, fit_predict, seed: int = 0) -> dict:
+    """`fit_predict(train, test, seed)` on each (train, test) pair of row positions in `folds` (fold k gets the seed
+    `seed + k`): its out-of-fold predictions scored pooled, over every row the folds test, and fold by fold."""
     predictions = np.full(len(table), np.nan)
     per_fold = []
-    for fold, (train, test) in enumerate(fold_indices(table, n_folds, seed, group_duplicates)):
+    for fold, (train, test) in enumerate(folds):
         predictions[test] = fit_predict(table.iloc[train], table.iloc[test], seed=seed + fold)
         per_fold.append(quality_metrics(table[TARGET].iloc[test], predictions[test]))
-    return {"protocol": {"folds": n_folds, "seed": seed, "group_duplicates": group_duplicates},
-            "pooled": quality_metrics(table[TARGET], predictions),
+    tested = ~np.isnan(predictions)
+    return {"pooled": quality_metrics(table[TARGET][tested], predictions[tested]),
             "per_fold": per_fold,
             "per_fold_mean": {name: round(float(np.mean([fold[name] for fold in per_fold])), DIGITS)
                               for name in METRIC_NAMES}}
+
+
+def cross_validate(table: pd.DataFrame, fit_predict, n_folds: int = 5, seed: int = 0,
+                   group_duplicates: bool = False) -> dict:
+    "`score_folds` over seeded, stratified folds of `table` (`split.fold_indices`), with the protocol beside them."
+    folds = fold_indices(table, n_folds, seed, group_duplicates)
+    return {"protocol": {"folds": n_folds, "seed": seed, "group_duplicates": group_duplicates},
+            **score_folds(table, folds, fit_predict, seed)}

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODEL_DIR', 'STEP_FUNCTIONS', 'load_wine_component', 'split_folds_component', 'test_folds_component',
            'aggregate_metrics_component', 'train_final_model_component', 'SCORE_RANGES', 'load_wine', 'split_folds',
-           'fit_model', 'train_fold', 'test_folds', 'aggregate_metrics', 'train_final_model', 'referenced_steps',
+           'fold_predictor', 'test_folds', 'aggregate_metrics', 'train_final_model', 'referenced_steps',
            'build_controller', 'step_depths', 'draw_dag', 'verify_controller_run', 'run_controller', 'report_scores',
            'publish_results', 'wine_quality_pipeline', 'PipelineStepError', 'PipelineRun', 'failing_step',
            'check_outputs', 'run_offline_pipeline', 'close_failed_pipeline', 'read_hyperparameters', 'format_run',
@@ -25,7 +25,7 @@ from clearml.automation.controller import PipelineDecorator
 
 from . import cli, data, split
 from .config import TrainConfig, load_params, validated
-from .metrics import METRIC_NAMES, quality_metrics
+from .metrics import METRIC_NAMES, score_folds
 from .model import predict_quality, train_model
 from .tracking import PROJECT, missing_server_variables, use_offline_config
 
@@ -45,23 +45,20 @@ def split_folds(wine: pd.DataFrame, n_folds: int = 5, seed: int = 0, group_dupli
 MODEL_DIR = "build/clearml"  # where the final model goes unless told otherwise (git-ignored, removed by make clean)
 
 
-def fit_model(table: pd.DataFrame, hyperparameters: dict):
-    "A fresh wine model trained on `table` with `hyperparameters` (any `TrainConfig` fields; the rest default)."
-    model, _ = train_model(table, TrainConfig.model_validate(hyperparameters))
-    return model
+def fold_predictor(hyperparameters: dict):
+    "A `fit_predict(train, test, seed)`: a fresh wine model trained with `hyperparameters` (`TrainConfig` fields)."
+    config = TrainConfig.model_validate(hyperparameters)
 
-
-def train_fold(wine: pd.DataFrame, train_positions: list, test_positions: list, hyperparameters: dict) -> dict:
-    "Train a fresh model on one fold's training rows and score it on the fold's held-out rows."
-    model = fit_model(wine.iloc[train_positions], hyperparameters)
-    held_out = wine.iloc[test_positions]
-    return quality_metrics(held_out[data.TARGET], predict_quality(model, held_out))
+    def fit_predict(train: pd.DataFrame, test: pd.DataFrame, seed: int = 0):  # pylint: disable=unused-argument
+        model, _ = train_model(train, config)  # every fold trains with the configured seed
+        return predict_quality(model, test)
+    return fit_predict
 
 
 def test_folds(wine: pd.DataFrame, folds: list, hyperparameters: dict) -> list:
-    "Step 3 (test): the scores of every fold's held-out rows, one dictionary per fold."
-    return [{"fold": fold, **train_fold(wine, train, test, hyperparameters)}
-            for fold, (train, test) in enumerate(folds)]
+    "Step 3 (test): a model per fold, scored on the fold's held-out rows by `metrics.score_folds`; a dict per fold."
+    scores = score_folds(wine, folds, fold_predictor(hyperparameters))
+    return [{"fold": fold, **fold_scores} for fold, fold_scores in enumerate(scores["per_fold"])]
 
 
 def aggregate_metrics(fold_metrics: list) -> dict:
