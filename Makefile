@@ -157,7 +157,7 @@ SITE := $(BUILD)/html
 DOCS_JOBS ?= 2
 DOCS_PORT ?= 8000
 RUN_NOTEBOOKS = rm -f $(EXECUTED_NBS)/.executed-* \
-	&& $(BIN)/python tools/execute_notebooks.py --out $(EXECUTED_NBS) --n-workers $(NBDEV_JOBS) --do-print \
+	&& $(BIN)/python tools/execute_notebooks.py --out $(EXECUTED_NBS) --n-workers $(NBDEV_JOBS) --do-print --timing \
 	&& touch $(EXECUTED_STAMP)
 BUILD_SITE = $(BIN)/python tools/docs_source.py --executed $(EXECUTED_NBS) --out $(SITE_SRC) \
 	&& $(BIN)/sphinx-build -b html -c docs -d $(BUILD)/doctrees -j $(DOCS_JOBS) -q -W --keep-going $(SITE_SRC) $(SITE) \
