@@ -471,7 +471,6 @@ def judge_dvc_add_files(answer) -> None:
         raise NotYet(f"git sees {len(new)} new files after `dvc add`; your set has {len(set(answer))} "
                      f"({', '.join(sorted(set(answer) ^ new))} is wrong or missing)")
 
-
 # %% ../nbs/99_exercises.ipynb #fb96d06c
 STAGE_SOLUTION = ("--name featurize --deps data/red_wine.csv --params featurize.n_components "
                   "--outs data/train.csv python featurize.py")
@@ -503,7 +502,6 @@ def judge_dvc_stage_params(answer) -> None:
         raise NotYet(f"the stage DVC wrote lacks {'; '.join(missing)} (a parameter is a dependency like a file: "
                      "changing it must make the stage out of date)")
 
-
 # %% ../nbs/99_exercises.ipynb #6dca5b81
 CONFUSION_QUALITY = [5, 6, 6, 7, 5]
 CONFUSION_PREDICTED = [5.2, 6.6, 5.9, 7.4, 4.4]
@@ -528,7 +526,6 @@ def judge_clearml_confusion(answer) -> None:
                      "(4.4 rounds to 4, so grade 4 is one of them)")
     if not np.array_equal(given, expected):
         raise NotYet("right shape, wrong counts: round each prediction to the nearest grade first (6.6 -> 7)")
-
 
 # %% ../nbs/99_exercises.ipynb #3a672f76
 STEPS_PROBE = """
@@ -585,4 +582,3 @@ def judge_clearml_step_kwargs(answer) -> None:
                      "\"${step_name.result_name}\"")
     if answer.get("n_folds") != 5:
         raise NotYet(f"n_folds is {answer.get('n_folds')!r}, not 5")
-

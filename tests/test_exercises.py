@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial import exercises
+from mlops_tutorial import cluster, datasets, exercises, mlflow_runs, remote  # pylint: disable=unused-import
 from mlops_tutorial.exercises import EXERCISES, Exercise, NotYet, exercise, get
+
+# The lessons 03c, 03d, 04c and 05b register their exercises when their modules (imported above) are imported.
+LESSON_EXERCISES = {"slurm-job", "per-node-flags", "tracking-uri", "server-env", "endpoint", "to-push", "stale-files",
+                    "restore-command"}
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(180)
@@ -48,6 +52,7 @@ def test_every_exercise_a_notebook_uses_exists():
             for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code"
             for name in re.findall(r"exercises\.get\(\"([^\"]+)\"\)", "".join(cell["source"]))}
     assert used, "no notebook uses an exercise"
+    assert LESSON_EXERCISES <= used & set(EXERCISES), "a lesson's own exercises did not register on import"
     assert used <= set(EXERCISES), f"unknown exercises in notebooks: {sorted(used - set(EXERCISES))}"
 
 

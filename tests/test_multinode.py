@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from mlops_tutorial.cluster import group_alive, slurm_script, start_in_own_group, stop_group, wait_for_nodes
 from mlops_tutorial.cluster import main as cluster_main
-from mlops_tutorial.cluster import (EXERCISES, group_alive, slurm_script, start_in_own_group, stop_group, verdict,
-                                    wait_for_nodes)
 from mlops_tutorial.train import build_parser as build_train_parser
 
 pytestmark = pytest.mark.timeout(900)
@@ -103,13 +102,3 @@ def test_cluster_command_refuses_bad_input(arguments, message, run):
     result = run(cluster_main, arguments)
     assert result.code == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert message in result.stderr
-
-
-@pytest.mark.parametrize("name, right, wrong", [
-    ("slurm-job", slurm_script(["--max-epochs", "50"], nodes=3, tasks_per_node=4),
-     slurm_script(["--max-epochs", "50"], nodes=12, tasks_per_node=1)),
-    ("per-node-flags", ["--node-rank"], ["--node-rank", "--master-addr"]),
-])
-def test_exercise_checks_of_tutorial_03c(name, right, wrong):
-    assert verdict(EXERCISES[name], right) == "right"
-    assert verdict(EXERCISES[name], wrong).startswith("not yet: ")
