@@ -74,11 +74,14 @@ EXERCISES: dict = {}  # name -> Exercise, in the order the lessons use them
 
 
 def exercise(name: str, task: str, solution, wrong):
-    "Decorator: register the decorated judge as the exercise `name`."
+    """Decorator: register the decorated judge as the exercise `name`. The same judge registered again (a notebook
+    cell run twice, or a lesson's cell and then its module) replaces the first; another judge under the name is an
+    error."""
 
     def register(judge: Callable[[Any], None]) -> Callable[[Any], None]:
-        if name in EXERCISES:
-            raise ValueError(f"exercise {name!r} is defined twice")
+        if name in EXERCISES and EXERCISES[name].judge.__qualname__ != judge.__qualname__:
+            raise ValueError(f"exercise {name!r} is defined twice: by {EXERCISES[name].judge.__qualname__} and "
+                             f"{judge.__qualname__}")
         EXERCISES[name] = Exercise(name, task, judge, solution, wrong)
         return judge
 

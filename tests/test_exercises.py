@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import types
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,17 @@ def test_every_exercise_a_notebook_uses_exists():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(KeyError, match="makefile-lint"):
         get("no-such-exercise")
+
+
+def test_the_same_judge_registered_again_replaces_the_first():
+    "A notebook cell run twice, or a lesson's cell and then its module, defines the same judge again: no error."
+    first = get("per-node-flags")
+    again = types.FunctionType(first.judge.__code__, first.judge.__globals__)  # a new function, the same qualname
+    try:
+        exercise("per-node-flags", first.task, solution=first.solution, wrong=first.wrong)(again)
+        assert get("per-node-flags").judge is again and get("per-node-flags").verdict(first.solution).passed
+    finally:
+        EXERCISES["per-node-flags"] = first
 
 
 def test_a_name_cannot_be_registered_twice():
