@@ -118,7 +118,7 @@ clearml-show: install ## describe the newest offline ClearML session (parameters
 clearml-bench: install ## time Task.close() with ClearML's default settings and with the shipped clearml.conf
 	$(BIN)/python bench/clearml_close.py
 
-# ---- DVC pipeline (nbs/04_dvc.ipynb, nbs/04a_scores.ipynb, nbs/04b_holdout.ipynb) ----
+# ---- DVC pipeline (nbs/04_dvc.ipynb, nbs/04d_experiments.ipynb, nbs/04a_scores.ipynb, nbs/04b_holdout.ipynb) ----
 # dvc.yaml runs its stages as `python -m mlops_tutorial.…`, so the environment's bin/ comes first on PATH. Before DVC
 # runs, its cache is hashed, because DVC 3 trusts read-only cache files without hashing them (a fresh clone has none).
 DVC_CACHE ?= .dvc/cache

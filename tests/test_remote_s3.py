@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from mlops_tutorial.cluster import answers, group_alive
-from mlops_tutorial.remote import S3Credentials, ScratchRepository, serve_s3
+from mlops_tutorial.remote import S3Credentials, serve_s3
+from mlops_tutorial.scratch import ScratchRepository
 
 pytestmark = pytest.mark.timeout(300)
 REPO = Path(__file__).resolve().parents[1]
