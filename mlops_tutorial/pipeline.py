@@ -68,7 +68,7 @@ def aggregate_metrics(fold_metrics: list) -> dict:
     scores = pd.DataFrame(fold_metrics)[METRIC_NAMES]
     return {name: {"mean": float(scores[name].mean()), "std": float(scores[name].std(ddof=0))} for name in METRIC_NAMES}
 
-# %% ../nbs/05a_pipeline.ipynb #af2dc70c
+
 def train_final_model(wine: pd.DataFrame, cv_metrics: dict, hyperparameters: dict, model_dir: str = MODEL_DIR) -> str:
     "Step 5 (train and upload): train on every wine, save the checkpoint with its cross-validated scores; its path."
     model_dir = Path(model_dir)
