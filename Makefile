@@ -85,10 +85,15 @@ check: install data check-clean check-export ## the quick loop: lint and the fas
 fast-tests: install data ## the fast tests alone (pytest -m "not slow")
 	$(BIN)/pytest -q -m "not slow"
 
+# The whole suite in PYTEST_JOBS processes (pytest-xdist): most slow tests wait on a child process (a fresh interpreter
+# that imports torch or ClearML, a server, two DDP nodes), so two workers keep both cores busy; the DVC tests, which
+# share one `dvc repro` per process, stay in one worker (--dist loadgroup, xdist_group("dvc-repro")).
+PYTEST_JOBS ?= 2
+
 test: install data lint ## lint, execute every notebook once (nbdev-test runner), build the site, run pytest
 	$(RUN_NOTEBOOKS)
 	$(BUILD_SITE)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup
 
 lab: install data ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab --notebook-dir=$(NBS) --port=$(JUPYTER_PORT) --no-browser \
