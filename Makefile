@@ -66,7 +66,7 @@ check-export: install ## fail if mlops_tutorial/ is out of sync with the noteboo
 	@tools/check-unchanged.sh "$(PACKAGE)/ matches the notebooks (nbdev-export)" $(PACKAGE) $(BIN)/nbdev-export
 
 lint: install check-clean check-export secrets lint-workflows readme-check ## pylint the package and the notebooks (nbqa) against their thresholds
-	@$(PYLINT_GATES)
+	$(if $(PYLINT_BESIDE_NOTEBOOKS),@echo "pylint: beside the notebooks (make test)",@$(PYLINT_GATES))
 
 pylint: install ## pylint alone: the package and the notebooks (nbqa) against their thresholds, in one process
 	@$(PYLINT_GATES)
@@ -90,8 +90,12 @@ fast-tests: install data ## the fast tests alone (pytest -m "not slow")
 # share one `dvc repro` per process, stay in one worker (--dist loadgroup, xdist_group("dvc-repro")).
 PYTEST_JOBS ?= 2
 
+# make test runs pylint beside the notebooks: they keep about one core busy (04_dvc.ipynb alone takes about half of
+# their time), so pylint's one process takes the other; lint, a prerequisite of test, leaves pylint to it.
+test: PYLINT_BESIDE_NOTEBOOKS := 1
 test: install data lint ## lint, execute every notebook once (nbdev-test runner), build the site, run pytest
-	$(RUN_NOTEBOOKS)
+	mkdir -p $(BUILD) && { $(PYLINT_GATES) > $(BUILD)/pylint.log 2>&1 & pylint=$$!; status=0; \
+		$(RUN_NOTEBOOKS) || status=$$?; wait $$pylint || status=$$?; cat $(BUILD)/pylint.log; exit $$status; }
 	$(BUILD_SITE)
 	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup
 
