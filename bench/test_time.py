@@ -79,7 +79,7 @@ def main() -> None:
     total += seconds
     for line in re.findall(r"^\s*[\d.]+s (?:call|setup)\s+\S+$", output, flags=re.MULTILINE):
         print(f"  {line.strip()}")
-    print(f"{'make test (sum of phases)':<28} {total:7.1f} s   (make test runs pylint beside the notebooks: --make-test)")
+    print(f"{'make test (sum of phases)':<28} {total:7.1f} s   (make test overlaps two: --make-test)")
     if not args.skip_check:
         timed("make check", ["make", "--no-print-directory", "check"])
 
