@@ -50,3 +50,28 @@ def run_command(main, argv: list) -> SimpleNamespace:
 def run():
     "The in-process command runner (`run(main, argv)` -> code, stdout, stderr)."
     return run_command
+
+
+# The DVC tests (tests/dvc_tree.py) share one `dvc repro` per test process, about two minutes of both cores: under
+# `pytest -n 2 --dist loadgroup` (make test) they must all run in one worker, or each worker runs it again. pytest-xdist's
+# own grouping, the xdist_group mark, does nothing with pytest 9 (it renames item._nodeid, which pytest 9 no longer reads),
+# so this scheduler groups them by file; a test id with xdist's "@group" suffix still goes to its group.
+SHARED_REPRO_GROUPS = {"tests/test_dvc_graph.py": "dvc-repro", "tests/test_pipeline_dvc.py": "dvc-repro"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    "--dist loadgroup: the tests of SHARED_REPRO_GROUPS in one worker each group, every other test balanced alone."
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+    class SharedReproScheduling(LoadScopeScheduling):
+        "loadgroup, with the groups of SHARED_REPRO_GROUPS."
+
+        def _split_scope(self, nodeid: str) -> str:
+            if "@" in nodeid:
+                return nodeid.rsplit("@", 1)[-1]
+            return SHARED_REPRO_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedReproScheduling(config, log)

@@ -38,17 +38,43 @@ def test_second_make_install_is_a_no_op():
     assert run("make", "--question", "install").returncode == 0, "make install would do work again"
 
 
-def test_lint_gate_fails_below_its_threshold():
-    """The package's pylint command as `make lint` would run it (read with `make -n`, so nothing is rewritten), on
-    one module that rates 10.00: it fails under 10.01 and passes at 10.00. One stdlib-only module, not the package,
-    keeps this test at a second (pylint infers torch and pandas for over a minute); `make lint` lints the package."""
-    recipe = run("make", "--no-print-directory", "-n", "lint", "PACKAGE_LINT_THRESHOLD=10.01").stdout.splitlines()
-    (command,) = [line for line in recipe if "pylint mlops_tutorial --jobs" in line]
-    assert "--fail-under=10.01" in command
-    one_module = command.lstrip("@").replace("pylint mlops_tutorial ", "pylint mlops_tutorial/cli.py ")
-    failing = run("bash", "-c", one_module)
-    assert failing.returncode != 0 and "rated at 10.00/10" in failing.stdout
-    assert run("bash", "-c", one_module.replace("10.01", "10.00")).returncode == 0
+def notebook_file(path: Path, *cells: str) -> Path:
+    "A notebook of code cells, clean as nbdev-clean leaves it."
+    code = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": [source]}
+            for source in cells]
+    path.write_text(json.dumps({"cells": code, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    return path
+
+
+def lint_command(notebook: Path, **thresholds) -> str:
+    """The pylint command of `make lint` (read with `make -n`, so nothing is rewritten) with `thresholds` set, on the
+    stdlib-only module mlops_tutorial/cli.py instead of the package and on `notebook` instead of nbs/."""
+    recipe = run("make", "--no-print-directory", "-n", "lint",
+                 *(f"{name}={value}" for name, value in thresholds.items())).stdout.splitlines()
+    (command,) = [line for line in recipe if "tools/pylint_gates.py" in line]
+    assert " --package mlops_tutorial " in command and " nbs --nbqa-shell" in command
+    assert all(f" {value} " in command for value in thresholds.values())
+    return (command.lstrip("@").replace(" --package mlops_tutorial ", " --package mlops_tutorial/cli.py ")
+            .replace(" nbs --nbqa-shell", f" {notebook} --nbqa-shell"))
+
+
+def test_lint_gate_fails_below_its_threshold(tmp_path):
+    """Each gate of the pylint command fails under its threshold: the module rates 10.00 and fails under 10.01 (while
+    the notebook, one unused import in 11 statements, rates 9.09 and passes the notebooks' 9.0, its message named by
+    cell); a notebook that rates 10.00 fails under 10.01 and passes at 10.00. One stdlib-only module and a small
+    notebook, not the package and nbs/, keep this test at seconds (pylint infers torch and pandas for over a minute);
+    `make lint` lints the package and every notebook."""
+    untidy = notebook_file(tmp_path / "untidy.ipynb", "import os\n", "".join(f"print({i})\n" for i in range(10)))
+    package_gate = run("bash", "-c", lint_command(untidy, PACKAGE_LINT_THRESHOLD="10.01"))
+    assert package_gate.returncode != 0 and "rated at 10.00/10" in package_gate.stdout, package_gate.stdout
+    assert f"{untidy}:cell_1:1:0: W0611: Unused import os (unused-import)" in package_gate.stdout
+    assert "rated at 9.09/10" in package_gate.stdout
+    tidy = notebook_file(tmp_path / "tidy.ipynb", 'print("tidy")\n')
+    notebook_gate = lint_command(tidy, NOTEBOOK_LINT_THRESHOLD="10.01")
+    failing = run("bash", "-c", notebook_gate)
+    assert failing.returncode != 0 and failing.stdout.count("rated at 10.00/10") == 2, failing.stdout
+    passing = run("bash", "-c", notebook_gate.replace("10.01", "10.00"))
+    assert passing.returncode == 0, passing.stdout + passing.stderr
 
 
 def test_cleanliness_check_names_a_notebook_with_outputs(tmp_path):
