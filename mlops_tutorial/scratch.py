@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dvc.api as dvc_api
-import matplotlib.pyplot as plt
 from dvc.cli import main as dvc_main
+from dvc.repo import Repo
+import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
-from dvc.repo import Repo
 
 # %% ../nbs/04_dvc.ipynb #82d04c54
 class ScratchRepository:
