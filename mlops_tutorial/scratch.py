@@ -21,10 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import dvc.api as dvc_api
-from dvc.cli import main as dvc_main
-from dvc.repo import Repo
-import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
@@ -33,6 +29,7 @@ class ScratchRepository:
     "A git + DVC repository in a temporary folder: commands run and print there, secrets masked; `remove()` ends it."
 
     def __init__(self, prefix: str = "dvc-scratch-", secrets_to_mask: tuple = (), quiet: bool = False):
+        import dvc.logger  # pylint: disable=import-outside-toplevel,unused-import  # DVC logs to the stdout of now
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
         self.secrets, self.quiet = list(secrets_to_mask), quiet
         bin_folder = str(Path(sys.executable).parent)  # this environment's python and dvc, for stages and hooks
@@ -80,6 +77,8 @@ class ScratchRepository:
         "Run `dvc arguments` through DVC's entry point in this process, in the repository; what it printed."
         if not self.quiet:
             print(f"$ dvc {self.mask(arguments)}")
+        from dvc.cli import main as dvc_main  # pylint: disable=import-outside-toplevel  # DVC loads on first use
+
         quiet = ["--quiet"] if self.quiet else []  # DVC's log lines go to the stdout of the time DVC was imported
         captured = io.StringIO()
         with self.inside(), contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
@@ -88,6 +87,8 @@ class ScratchRepository:
 
     def status(self, cloud: bool = False) -> dict:
         "What `dvc status` (with `cloud`, `dvc status -c`) reports, as the dict that `--json` prints."
+        from dvc.repo import Repo  # pylint: disable=import-outside-toplevel
+
         with self.inside(), Repo() as repo:
             return repo.status(cloud=cloud)
 
@@ -203,9 +204,12 @@ def add_rec_plot(repository: ScratchRepository) -> None:
 
 def plot_rec_curves(repository: ScratchRepository, revisions: list, title: str):
     "Draw the REC curves of `revisions` (commits, tags; None for the workspace) from the plot files DVC versions."
+    import dvc.api  # pylint: disable=import-outside-toplevel  # drawing is for the notebooks, not the CLIs
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
     _, ax = plt.subplots(figsize=(5, 3.5))
     for revision in revisions:
-        points = pd.read_csv(io.StringIO(dvc_api.read("plots/rec.csv", repo=str(repository.path), rev=revision)))
+        points = pd.read_csv(io.StringIO(dvc.api.read("plots/rec.csv", repo=str(repository.path), rev=revision)))
         ax.plot(points["tolerance"], points["accuracy"], label=revision or "workspace")
     ax.set(title=title, xlabel="tolerance T (quality points)", ylabel="share of wines within T")
     ax.legend()
