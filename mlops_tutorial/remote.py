@@ -33,9 +33,10 @@ class S3Credentials:
 
     @classmethod
     def generate(cls) -> "S3Credentials":
-        "A fresh random pair shaped like AWS's: a 20-character key id and a 40-character secret."
+        "A fresh random pair shaped like AWS's: a 20-character key id and a 40-character base64-alphabet secret."
         key_id = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20))
-        return cls(key_id, secrets.token_urlsafe(30))
+        secret = "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
+        return cls(key_id, secret)  # never a leading "-", which a command line would read as an option
 
     def environment(self) -> dict:
         "The standard AWS variables that every S3 client reads (DVC through s3fs, boto3, the aws CLI)."
