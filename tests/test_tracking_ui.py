@@ -2,6 +2,7 @@
 MLflow UI of a tracking server a Lightning run logged to over HTTP. Each server is started on a free port and must
 leave no process behind; the foreground command behind `make mlflow-ui` stops on Ctrl-C."""
 # pylint: disable=redefined-outer-name  # pytest fixtures are parameters named like the fixture functions
+import functools
 import io
 import os
 import signal
@@ -100,7 +101,10 @@ def test_mlflow_ui_command_serves_until_ctrl_c(tmp_path, red_wine_file):
     command = [sys.executable, "-m", "mlops_tutorial.mlflow_runs", "serve", "--store", str(tmp_path / "mlflow.db"),
                "--port", str(port), "--train", "--run-name", "from-make", "--", "--data", str(red_wine_file),
                *SHORT_RUN]
-    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as serving:
+    # A shell that runs this suite in the background (`make test &`) hands its children SIGINT ignored, and Python
+    # then installs no Ctrl-C handler: the server gets the default one back, as in a terminal.
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          preexec_fn=functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)) as serving:
         lines = []
         for line in serving.stdout:
             lines.append(line)
