@@ -472,4 +472,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'mlops_tutorial.train.prepare': ('train.html#prepare', 'mlops_tutorial/train.py'),
                                       'mlops_tutorial.train.read_table': ('train.html#read_table', 'mlops_tutorial/train.py'),
                                       'mlops_tutorial.train.run_training': ('train.html#run_training', 'mlops_tutorial/train.py'),
+                                      'mlops_tutorial.train.use_portable_cpu_kernels': ( 'train.html#use_portable_cpu_kernels',
+                                                                                         'mlops_tutorial/train.py'),
                                       'mlops_tutorial.train.write_outputs': ('train.html#write_outputs', 'mlops_tutorial/train.py')}}}

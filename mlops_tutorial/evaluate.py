@@ -24,6 +24,7 @@ from .config import EvaluateParams, TrainConfig, load_params
 from .data import TARGET, fetch_wine, read_wine_csv
 from .metrics import PAPER_TABLE2, cross_validate, write_json
 from .model import predict_quality, train_model
+from .train import use_portable_cpu_kernels
 
 # %% ../nbs/03b_evaluate.ipynb #d5fff843
 def features_and_quality(table: pd.DataFrame) -> tuple:
@@ -84,6 +85,7 @@ def comparison_table(results: dict) -> pd.DataFrame:
 # %% ../nbs/03b_evaluate.ipynb #4843e18d
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.evaluate --params params.yaml --out reports/evaluation.json`: cross-validate."
+    use_portable_cpu_kernels()
     parser = cli.ArgumentParser(prog="python -m mlops_tutorial.evaluate", description=main.__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml (evaluate:, train:)")
     parser.add_argument("--data", type=Path, help="wine CSV (default: the red wine file, fetched)")

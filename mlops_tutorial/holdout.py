@@ -15,7 +15,7 @@ from . import cli
 from .data import TARGET
 from .metrics import quality_metrics, rec_curve, write_metrics
 from .model import LitWineModel, predict_quality
-from .train import read_table
+from .train import read_table, use_portable_cpu_kernels
 
 # %% ../nbs/04b_holdout.ipynb #16cd5a7e
 def load_model(checkpoint) -> LitWineModel:
@@ -36,6 +36,7 @@ def evaluate_checkpoint(checkpoint, table: pd.DataFrame) -> tuple:
 # %% ../nbs/04b_holdout.ipynb #4dc505cc
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.holdout`: score a checkpoint on a table; write metrics JSON and the REC curve CSV."
+    use_portable_cpu_kernels()
     parser = cli.ArgumentParser(prog="python -m mlops_tutorial.holdout", description=main.__doc__)
     parser.add_argument("--checkpoint", type=Path, required=True, help="Lightning checkpoint of a LitWineModel")
     parser.add_argument("--data", type=Path, required=True, help="table with the model's feature columns and quality")

@@ -3,8 +3,10 @@ committed under tests/data for fast tests, and an in-process runner for the pack
 import contextlib
 import hashlib
 import io
+import os
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 
@@ -38,7 +40,8 @@ def run_command(main, argv: list) -> SimpleNamespace:
     "Run a command's `main` in-process as `python -m` would (through `cli.run`); capture exit code and output."
     stdout, stderr = io.StringIO(), io.StringIO()
     code = 0
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    # patch.dict restores os.environ afterwards (the training commands pin PyTorch's CPU kernels through it)
+    with mock.patch.dict(os.environ), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
             cli.run(main, [str(argument) for argument in argv])
         except SystemExit as stop:

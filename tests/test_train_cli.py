@@ -1,5 +1,6 @@
 """`python -m mlops_tutorial.train` as DVC runs it, in-process: params file plus flags, the files it writes, bad values
 refused before training, a featurized table, resuming; and two-process DDP in a real `python -m` launch."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,24 @@ def test_ddp_on_two_cpu_processes(red_sample_file, tmp_path):
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in output and "trained 3 epochs in 2 process(es) (gloo)" in output
     read_metrics(tmp_path / "metrics.json")
     assert not list(tmp_path.glob("*.partial")), "a temporary checkpoint was left behind"
+
+
+# Two CPUs as PyTorch and MKL would see them: without the pin the same training gives different weights under these.
+SIMULATED_CPUS = {"AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
+                  "AVX-512": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_CBWR": "AVX512"}}
+
+
+@pytest.mark.slow
+def test_the_same_weights_on_every_cpu(red_sample_file, tmp_path):
+    "The pipeline's training command (train, through the ClearML wrapper) pins the kernels: tutorial 03a."
+    weights = {}
+    for cpu, variables in SIMULATED_CPUS.items():
+        environment = {**os.environ, **variables, "MLOPS_TUTORIAL_CLEARML": "offline"}
+        result = subprocess.run([sys.executable, "-m", "mlops_tutorial.tracking", "train", "--data", str(red_sample_file), "--max-epochs", "10",
+                                 "--ensemble-size", "1", *map(str, outputs(tmp_path / cpu))], cwd=REPO, env=environment,
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        weights[cpu] = torch.load(tmp_path / cpu / "model.ckpt", weights_only=False)["state_dict"]
+    assert weights["AVX2"].keys() == weights["AVX-512"].keys()
+    for name, tensor in weights["AVX2"].items():
+        assert torch.equal(tensor, weights["AVX-512"][name]), f"{name} differs between the simulated CPUs"
