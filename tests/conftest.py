@@ -40,7 +40,8 @@ def run_command(main, argv: list) -> SimpleNamespace:
     "Run a command's `main` in-process as `python -m` would (through `cli.run`); capture exit code and output."
     stdout, stderr = io.StringIO(), io.StringIO()
     code = 0
-    # patch.dict restores os.environ afterwards (the training commands pin PyTorch's CPU kernels through it)
+    # patch.dict restores os.environ afterwards: the training commands set PyTorch's kernel switches in it (the
+    # kernels this process already chose stay; tests/test_train_cli.py checks the pin in fresh processes)
     with mock.patch.dict(os.environ), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
             cli.run(main, [str(argument) for argument in argv])
