@@ -11,7 +11,8 @@ import subprocess
 import pytest
 from dvc.repo import Repo
 
-from dvc_tree import (BIN, REPOSITORY, SHORTENED, cached_outputs, changed_dependencies, copy_tree, dvc_environment,
+from dvc_tree import (BIN, REPOSITORY, SHORTENED, cached_outputs, changed_dependencies, copy_tree, copy_working_tree,
+                      dvc_environment,
                       locked_outputs, md5, read_yaml, repro, reproduced_tree, set_params, status,
                       subprocess_environment)
 from mlops_tutorial.scores import check_cache
@@ -140,6 +141,26 @@ def test_stages_with_the_committed_inputs_give_the_committed_bytes(pipeline):
     assert not stale, f"dvc.lock is not current for {stale}: run `make pipeline` and commit dvc.lock"
     for name in unchanged:
         assert lock_outputs(fresh[name]) == lock_outputs(committed[name]), f"{name} wrote other bytes than dvc.lock's"
+
+
+def test_a_fresh_clone_restores_the_committed_model_instead_of_training(red_wine_file, tmp_path):
+    """The README's first command on a fresh clone: `make pipeline` pulls the checkpoint that dvc.lock records from
+    the repository's own DVC remote (dvc-store/), so it never trains (training rounds differently on other CPUs)
+    and leaves dvc.lock, the checkpoint and reports/ as committed: the README's second command then passes."""
+    root = copy_working_tree(tmp_path / "clone")
+    committed = {path: md5(root / path) for path in ["dvc.lock", *(f"reports/{name.name}" for name in
+                                                                   (root / "reports").iterdir())]}
+    environment = subprocess_environment(root)
+    environment["WINE_QUALITY_MIRROR"] = environment.get("WINE_QUALITY_MIRROR") or str(red_wine_file.parent)
+    made = subprocess.run(["make", "--no-print-directory", "-o", "install", "pipeline", f"VENV={BIN.parent}"],
+                          cwd=root, env=environment, capture_output=True, text=True, check=False, timeout=300)
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    ran = [line for line in made.stdout.splitlines() if line.startswith("Running stage")]
+    assert "Running stage 'train':" not in ran, (
+        f"make pipeline trained instead of restoring the committed model (ran {ran}): run `make retrain` and commit "
+        "dvc.lock, reports/ and dvc-store/")
+    assert md5(root / PATHS["checkpoint"]) == locked_outputs(root)[PATHS["checkpoint"]]
+    assert {path: md5(root / path) for path in committed} == committed
 
 
 def test_push_wipe_pull_is_byte_identical(tree, tmp_path):
