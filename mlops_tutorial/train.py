@@ -48,6 +48,8 @@ def check_feature_table(table: pd.DataFrame, path) -> pd.DataFrame:
 def read_table(path) -> pd.DataFrame:
     "A raw wine file (validated) or a CSV of numeric features plus `quality` (checked); the header decides which."
     path = cli.input_file(path)
+    if path.stat().st_size == 0:
+        raise WineDataError(f"{path}: is empty (0 bytes); expected a CSV table with a header row")
     try:
         header = pd.read_csv(path, sep=None, engine="python", nrows=0)
         if sorted(map(snake_case, header.columns)) == sorted(COLUMNS):

@@ -28,6 +28,7 @@ def inputs(tmp_path_factory, red_sample_file) -> Path:
         if name != "good":  # the same defect in a featurized table (an extra feature column: not the raw layout)
             table.assign(pc1=0.5).to_csv(folder / f"featurized_{name}.csv", index=False)
     (folder / "not_a_table.csv").write_bytes(b"\xff\xfe\x00garbage")
+    (folder / "empty.csv").write_bytes(b"")
     (folder / "ph_15.csv").write_text(red_sample_file.read_text().replace(";3.51;", ";15.2;", 1))
     params = {"good": GOOD_PARAMS, "malformed": "train:\n  seed: 0\n  - 1\n", "list": "- train\n",
               "unknown_key": "train:\n  learnig_rate: 0.1\n", "string_int": "featurize:\n  n_components: '4'\n",
@@ -99,6 +100,7 @@ CASES = [
     case(train, "--data {in}/featurized_text.csv " + TRAIN_OUT, "'grape' hold text"),
     case(train, "--data {in}/featurized_no_quality.csv " + TRAIN_OUT, "needs a 'quality' column"),
     case(train, "--data {in}/not_a_table.csv " + TRAIN_OUT, "not_a_table.csv: cannot read a CSV table"),
+    case(train, "--data {in}/empty.csv " + TRAIN_OUT, "empty.csv: is empty (0 bytes)"),
     case(train, "--data {in}/good.csv --checkpoint {in} --metrics {out}/m.json", "is a directory; give a file name"),
     case(train, "--data {in}/good.csv --checkpoint {out}/m.ckpt --metrics {in}/good.csv/m.json", "cannot be written"),
     case(train, "--bogus " + TRAIN_OUT, "unrecognized arguments: --bogus"),
@@ -106,6 +108,7 @@ CASES = [
     case(holdout, HOLDOUT.replace("{in}/model.ckpt", "{in}/model.txt"), "not a LitWineModel checkpoint"),
     case(holdout, HOLDOUT.replace("{in}/good.csv", "{in}/featurized_nan.csv"), "not finite"),
     case(holdout, HOLDOUT.replace("{in}/good.csv", "{in}/nan.csv"), "fail not_nullable"),
+    case(holdout, HOLDOUT.replace("{in}/good.csv", "{in}/empty.csv"), "empty.csv: is empty (0 bytes)"),
     case(holdout, HOLDOUT.replace("{out}/t.json", "{in}"), "is a directory; give a file name"),
     case(evaluate, "--params {in}/evaluate_one_fold.yaml --out {out}/e.json", "evaluate.folds: 1 is not allowed"),
     case(evaluate, "--params {in}/evaluate_unknown.yaml --out {out}/e.json", "evaluate.repeats: unknown key"),
