@@ -1,6 +1,6 @@
 """How long ClearML's Task.close() takes offline, with the SDK's default settings and with the shipped clearml.conf.
 
-Usage: python bench/clearml_close.py [--runs 3] [--timeout 60]
+Usage: python bench/clearml_close.py [--runs 3] [--timeout 60] [--quick]
 
 Each measurement is a fresh Python process (this script with --child) that starts an offline task from inside this
 git repository, reports one scalar and closes the task. "default" points CLEARML_CONFIG_FILE at an empty file (the
@@ -58,7 +58,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a run counts as hung")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="one run of each, killed after 10 s (what CI runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.timeout = 1, 10.0
     if args.child:
         print(json.dumps(measure_close()))
         return

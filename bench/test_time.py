@@ -1,7 +1,8 @@
 """Benchmark: where the time of `make test` goes (target: at most 420 s on 2 cores with the venv and data present) and
 how long `make check` takes (target: at most 60 s).
 
-Usage (from the repository root): .venv/bin/python bench/test_time.py [--skip-check | --only-check | --make-test]
+Usage (from the repository root): .venv/bin/python bench/test_time.py [--skip-check | --only-check | --make-test
+| --quick]
 Runs, in order, each phase of `make test` — lint, every notebook once (with each notebook's time), the site, pytest
 in make test's processes (with its slowest tests) — then `make check`, and prints one line per phase: its wall time,
 the CPU time it used (its processes and their children: on a shared machine the steadier figure) and the load average
@@ -56,7 +57,13 @@ def main() -> None:
     parser.add_argument("--only-check", action="store_true", help="time `make check` alone")
     parser.add_argument("--make-test", action="store_true",
                         help="time `make test` end to end (it runs pylint beside the notebooks: less than the phases)")
+    parser.add_argument("--quick", action="store_true",
+                        help="time two cheap phases through the same code (make check-clean, one test file): CI's run")
     args = parser.parse_args()
+    if args.quick:
+        timed("make check-clean", ["make", "--no-print-directory", "-o", "install", "check-clean", f"VENV={BIN.parent}"])
+        timed("pytest tests/test_config.py", [BIN / "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py"])
+        return
     if args.only_check:
         timed("make check", ["make", "--no-print-directory", "check"])
         return

@@ -4,6 +4,7 @@ Run with the environment's Python: `.venv/bin/python bench/venv_size.py`. It rea
 file lists (importlib.metadata), follows the requirements of `mlops-tutorial` with and without extras, and prints the
 installed size of each set, the distributions only `ui` needs (largest first), and the size of the whole folder.
 """
+import argparse
 import re
 import sys
 from importlib import metadata
@@ -55,6 +56,9 @@ def folder_size(folder: Path) -> int:
 
 def main() -> None:
     "Print the sizes."
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="accepted like every benchmark's; this one is quick")
+    parser.parse_args()
     if normalized(PROJECT) not in INSTALLED:
         raise SystemExit(f"error: {PROJECT} is not installed in {sys.prefix}; run `make install` first")
     sets = {"runtime": closure(PROJECT), "dev": closure(PROJECT, ("dev",)), "dev+ui": closure(PROJECT, ("dev", "ui"))}
