@@ -51,7 +51,7 @@ $(INSTALL_STAMP):
 	touch $@
 
 data: install ## fetch the red and white wine files and verify their checksums
-	$(BIN)/python -m $(PACKAGE).data fetch --colour red --colour white
+	$(BIN)/mlops-tutorial fetch --colour red --colour white
 
 export: install ## write mlops_tutorial/ from the notebooks (nbdev-export)
 	$(BIN)/nbdev-export
@@ -131,17 +131,17 @@ CLEARML_MAX_EPOCHS ?=
 .PHONY: clearml-pipeline clearml-show clearml-bench
 
 clearml-pipeline: install data ## run the article's ClearML pipeline offline; print the session folder and fold scores
-	$(BIN)/python -m $(PACKAGE).pipeline run --folds $(CLEARML_FOLDS) $(if $(wildcard params.yaml),--params params.yaml) \
+	$(BIN)/mlops-tutorial pipeline run --folds $(CLEARML_FOLDS) $(if $(wildcard params.yaml),--params params.yaml) \
 		$(if $(CLEARML_MAX_EPOCHS),--max-epochs $(CLEARML_MAX_EPOCHS))
 
 clearml-show: install ## describe the newest offline ClearML session (parameters, last scalar values, artifacts)
-	$(BIN)/python -m $(PACKAGE).tracking show
+	$(BIN)/mlops-tutorial tracking show
 
 clearml-bench: install ## time Task.close() with ClearML's default settings and with the shipped clearml.conf
 	$(BIN)/python bench/clearml_close.py
 
 # ---- DVC pipeline (nbs/04_dvc.ipynb, nbs/04d_experiments.ipynb, nbs/04a_scores.ipynb, nbs/04b_holdout.ipynb) ----
-# dvc.yaml runs its stages as `python -m mlops_tutorial.…`, so the environment's bin/ comes first on PATH. Before DVC
+# dvc.yaml runs its stages as `mlops-tutorial COMMAND`, so the environment's bin/ comes first on PATH. Before DVC
 # runs, its cache is hashed, because DVC 3 trusts read-only cache files without hashing them (a fresh clone has none).
 DVC_CACHE ?= .dvc/cache
 # The committed model travels with the repository: dvc-store/ is the project's default DVC remote (.dvc/config), a
@@ -155,15 +155,15 @@ CHECKPOINT := $(shell sed -n 's/^ *checkpoint: *\([^ #]*\).*/\1/p' params.yaml)
 pipeline: export PATH := $(abspath $(BIN)):$(PATH)
 pipeline: export MLOPS_TUTORIAL_CLEARML ?= offline
 pipeline: install ## run every stage of dvc.yaml, restoring the committed model (a no-op when up to date); print the metrics
-	$(if $(wildcard $(DVC_CACHE)),$(BIN)/python -m $(PACKAGE).scores check-cache $(DVC_CACHE))
+	$(if $(wildcard $(DVC_CACHE)),$(BIN)/mlops-tutorial scores check-cache $(DVC_CACHE))
 	$(if $(wildcard $(CHECKPOINT)),,$(BIN)/dvc pull --allow-missing train)
 	$(BIN)/dvc repro
-	$(BIN)/python -m $(PACKAGE).scores report --params params.yaml
+	$(BIN)/mlops-tutorial scores report --params params.yaml
 
 retrain: export PATH := $(abspath $(BIN)):$(PATH)
 retrain: export MLOPS_TUTORIAL_CLEARML ?= offline
 retrain: install ## train the model again on purpose, store it in dvc-store/, rewrite reports/ and the README's results
-	$(if $(wildcard $(DVC_CACHE)),$(BIN)/python -m $(PACKAGE).scores check-cache $(DVC_CACHE))
+	$(if $(wildcard $(DVC_CACHE)),$(BIN)/mlops-tutorial scores check-cache $(DVC_CACHE))
 	$(BIN)/dvc repro featurize
 	$(BIN)/dvc repro --force --single-item train
 	$(BIN)/dvc repro
@@ -237,26 +237,26 @@ S3_PORT ?= 9000
 .PHONY: train-two-nodes slurm-script tensorboard mlflow-ui remote-server venv-size
 
 train-two-nodes: install data ## train on two torchrun nodes over 127.0.0.1 (gloo), outputs in runs/two-nodes/
-	$(BIN)/python -m $(PACKAGE).cluster nodes --nnodes 2 -- --data $(RED_WINE) --params params.yaml \
+	$(BIN)/mlops-tutorial cluster nodes --nnodes 2 -- --data $(RED_WINE) --params params.yaml \
 		--checkpoint $(RUNS)/two-nodes/model.ckpt --metrics $(RUNS)/two-nodes/metrics.json
 
 slurm-script: install ## print an sbatch script that runs the training command on 2 nodes with srun
-	@$(BIN)/python -m $(PACKAGE).cluster slurm --nodes 2 --tasks-per-node 1 -- --data data/raw/winequality-red.csv \
+	@$(BIN)/mlops-tutorial cluster slurm --nodes 2 --tasks-per-node 1 -- --data data/raw/winequality-red.csv \
 		--params params.yaml --checkpoint models/wine.ckpt --metrics reports/train.json
 
 $(RUNS)/logs/tensorboard:
-	$(BIN)/python -m $(PACKAGE).train --data $(RED_WINE) $(SHORT_RUN_FLAGS) --log-dir $(RUNS)/logs \
+	$(BIN)/mlops-tutorial train --data $(RED_WINE) $(SHORT_RUN_FLAGS) --log-dir $(RUNS)/logs \
 		--checkpoint $(RUNS)/logs/model.ckpt --metrics $(RUNS)/logs/metrics.json
 
 tensorboard: install data $(RUNS)/logs/tensorboard ## serve TensorBoard on a training run's logs at 127.0.0.1:6006
 	$(BIN)/tensorboard --logdir $(RUNS)/logs --host 127.0.0.1 --port $(TENSORBOARD_PORT)
 
 mlflow-ui: install data ## log a training run to a local MLflow server and serve its UI at 127.0.0.1:5000
-	$(BIN)/python -m $(PACKAGE).mlflow_runs serve --store $(RUNS)/mlflow/mlflow.db --port $(MLFLOW_PORT) \
+	$(BIN)/mlops-tutorial mlflow serve --store $(RUNS)/mlflow/mlflow.db --port $(MLFLOW_PORT) \
 		--train --run-name make-mlflow-ui -- --data $(RED_WINE) $(SHORT_RUN_FLAGS)
 
 remote-server: install ## serve runs/s3-store as an S3 service at 127.0.0.1:9000 and print the dvc remote commands
-	$(BIN)/python -m $(PACKAGE).remote --root $(RUNS)/s3-store --port $(S3_PORT)
+	$(BIN)/mlops-tutorial s3-server --root $(RUNS)/s3-store --port $(S3_PORT)
 
 venv-size: install ## print the environment's installed size, with and without the ui extra (MLflow)
 	$(BIN)/python bench/venv_size.py

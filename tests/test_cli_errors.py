@@ -1,11 +1,13 @@
-"""Bad input to every `python -m mlops_tutorial.…` command, in-process: one line `error: <file or flag>: …`, exit code
-2 (see nbs/00d_cli.ipynb), no traceback, and nothing written where the outputs would go."""
+"""Bad input to every job of the console script `mlops-tutorial` (mlops_tutorial.cli.main), in-process: one line
+`error: <file or flag>: …`, exit code 2 (see nbs/00d_cli.ipynb), no traceback, and nothing written where the outputs
+would go."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlops_tutorial import data, evaluate, features, holdout, pipeline, scores, tracking, train
+from mlops_tutorial import cli
 from mlops_tutorial.cli import EXIT_BAD_INPUT
 from mlops_tutorial.data import read_wine_csv
 
@@ -43,6 +45,12 @@ def inputs(tmp_path_factory, red_sample_file) -> Path:
                        "--checkpoint", str(folder / "model.ckpt"), "--metrics", str(folder / "train.json")]) is None
     (folder / "metrics_text.json").write_text('{"mad": "low"}')
     return folder
+
+
+# The console command that runs each module's job: data and features take their own subcommand (fetch, validate,
+# featurize) as the first argument, which is also the console script's.
+CONSOLE_PREFIX = {data: [], features: [], train: ["train"], holdout: ["holdout"], evaluate: ["evaluate"],
+                  scores: ["scores"], tracking: ["tracking"], pipeline: ["pipeline"]}
 
 
 def case(command, argv: str, message: str, env: dict | None = None):
@@ -133,7 +141,8 @@ def test_bad_input_is_one_line_and_exit_code_2(run, inputs, tmp_path, monkeypatc
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "clearml"))
     out = tmp_path / "out"
-    result = run(command.main, argv.replace("{in}", str(inputs)).replace("{out}", str(out)).split())
+    arguments = argv.replace("{in}", str(inputs)).replace("{out}", str(out)).split()
+    result = run(cli.main, [*CONSOLE_PREFIX[command], *arguments])
     assert result.code == EXIT_BAD_INPUT, (result.code, result.stderr)
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -11,10 +11,11 @@ import yaml
 from dvc.utils.serialize import load_py
 
 from dvc_tree import REPOSITORY, changed_dependencies, copy_tree, reproduced_tree, status
+from mlops_tutorial.cli import COMMANDS
 
 pytestmark = pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarning")  # DVC's use of pygtrie
 PACKAGE = "mlops_tutorial"
-COMMAND_MODULE = re.compile(rf"python -m ({PACKAGE}(?:\.\w+)+)")
+CONSOLE_COMMAND = re.compile(r"(?:^|\s)mlops-tutorial ([\w-]+)")  # `mlops-tutorial NAME`, the project's console script
 PINNED_BY_CHECKSUM = {"fetch"}  # stages whose output is verified by a sha256: they depend on it, not on the loader
 SPLIT_CODE = ("split", "split_wine")  # module and function of the train/test split
 
@@ -53,9 +54,10 @@ def stages(root: Path = REPOSITORY) -> dict:
 
 
 def command_modules(stage: dict) -> list:
-    "The package modules a stage's command runs with `python -m`."
+    "The package modules a stage's command runs: `mlops-tutorial NAME` runs mlops_tutorial.cli and NAME's module."
     commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
-    return [module for command in commands for module in COMMAND_MODULE.findall(" ".join(command.split()))]
+    names = [name for command in commands for name in CONSOLE_COMMAND.findall(" ".join(command.split()))]
+    return [module for name in names for module in (f"{PACKAGE}.cli", f"{PACKAGE}.{COMMANDS[name][0]}")]
 
 
 def module_dependencies(stage: dict) -> set:
@@ -99,7 +101,7 @@ IMPORTED = sorted(set().union(*(import_closure(module) for stage in stages().val
 
 
 def test_every_stage_runs_a_package_module():
-    assert all(command_modules(stage) for stage in stages().values()), "each stage is a `python -m mlops_tutorial.…`"
+    assert all(command_modules(stage) for stage in stages().values()), "each stage runs `mlops-tutorial COMMAND`"
 
 
 @pytest.mark.parametrize("name", CODE_STAGES)
