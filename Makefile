@@ -3,6 +3,10 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# Targets whose prerequisites do not depend on each other run side by side (make test: lint beside the notebooks).
+MAKE_JOBS ?= 2
+MAKEFLAGS += --jobs=$(MAKE_JOBS)
+
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -35,10 +39,21 @@ export WINE_QUALITY_MIRROR
 export WINE_QUALITY_DATA_DIR := $(CURDIR)/data/raw
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help install data export clean-nbs lint pylint check-clean check-export readme-check readme-results check fast-tests test lab clean
+.PHONY: help install data export clean-nbs lint pylint check-clean check-export readme-check readme-results check fast-tests test format lab clean
 
-help: ## list the targets with a line each
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+# The six targets a newcomer needs first; `make` lists them, then the rest under the Makefile's `# ---- Topic ----`
+# headings.
+FIRST_TARGETS := install lab pipeline test check docs
+
+help: ## list the targets: the six to start with, then the rest by topic
+	@awk -v first="$(FIRST_TARGETS)" 'BEGIN { FS = ":.*## "; n = split(first, order, " "); \
+		for (i = 1; i <= n; i++) wanted[order[i]] = i; heading = "Everyday checks and housekeeping" } \
+	/^# ---- .* ----$$/ { heading = $$0; gsub(/^# ---- | ----$$/, "", heading); next } \
+	/^[a-zA-Z_-]+:.*## / { if ($$1 in wanted) { start[wanted[$$1]] = $$2; next } \
+		if (heading != shown) { rest = rest "\n" heading ":\n"; shown = heading } \
+		rest = rest sprintf("  %-18s %s\n", $$1, $$2) } \
+	END { print "Start here:"; for (i = 1; i <= n; i++) printf "  %-18s %s\n", order[i], start[i]; printf "%s", rest }' \
+		$(MAKEFILE_LIST)
 
 install: $(INSTALL_STAMP) ## create .venv and install the project with its dev tools (a no-op when up to date)
 
@@ -62,11 +77,11 @@ clean-nbs: install ## strip outputs, execution counts and local metadata from th
 check-clean: install ## fail if a notebook carries outputs, execution counts or local metadata
 	@tools/check-unchanged.sh "notebooks are clean (nbdev-clean)" $(NBS) $(BIN)/nbdev-clean
 
-check-export: install ## fail if mlops_tutorial/ is out of sync with the notebooks
+check-export: install | check-clean ## fail if mlops_tutorial/ is out of sync with the notebooks (after check-clean: both read nbs/)
 	@tools/check-unchanged.sh "$(PACKAGE)/ matches the notebooks (nbdev-export)" $(PACKAGE) $(BIN)/nbdev-export
 
 lint: install check-clean check-export secrets lint-workflows readme-check ## pylint the package and the notebooks (nbqa) against their thresholds
-	$(if $(PYLINT_BESIDE_NOTEBOOKS),@echo "pylint: beside the notebooks (make test)",@$(PYLINT_GATES))
+	@$(PYLINT_GATES)
 
 pylint: install ## pylint alone: the package and the notebooks (nbqa) against their thresholds, in one process
 	@$(PYLINT_GATES)
@@ -90,14 +105,16 @@ fast-tests: install data ## the fast tests alone (pytest -m "not slow")
 # share one `dvc repro` per process, stay in one worker (--dist loadgroup, xdist_group("dvc-repro")).
 PYTEST_JOBS ?= 2
 
-# make test runs pylint beside the notebooks: they keep about one core busy (04_dvc.ipynb alone takes about half of
-# their time), so pylint's one process takes the other; lint, a prerequisite of test, leaves pylint to it.
-test: PYLINT_BESIDE_NOTEBOOKS := 1
-test: install data lint ## lint, execute every notebook once (nbdev-test runner), build the site, run pytest
-	mkdir -p $(BUILD) && { $(PYLINT_GATES) > $(BUILD)/pylint.log 2>&1 & pylint=$$!; status=0; \
-		$(RUN_NOTEBOOKS) || status=$$?; wait $$pylint || status=$$?; cat $(BUILD)/pylint.log; exit $$status; }
+# make test runs its prerequisites in MAKE_JOBS make jobs: pylint's one process (lint) beside the notebooks, which keep
+# about one core busy; the notebooks start once the package is exported (order-only prerequisites); the site and
+# pytest follow.
+test: install data check-clean check-export lint notebooks ## lint, execute every notebook once (nbdev-test runner), build the site, run pytest
 	$(BUILD_SITE)
 	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup
+
+format: install ## format the notebooks' code with black (line length 120, through nbqa), then export the package
+	$(BIN)/nbqa black --line-length 120 $(NBS)
+	$(BIN)/nbdev-export
 
 lab: install data ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab --notebook-dir=$(NBS) --port=$(JUPYTER_PORT) --no-browser \
@@ -184,7 +201,7 @@ evaluate: install ## cross-validate Lightning, SVR and random forest, all rows a
 bench-lightning: install data ## time the Lightning Trainer against a hand-written loop (last line: ratio)
 	$(BIN)/python bench/lightning_overhead.py
 
-# ---- Docs and browser tests (issue 11) ----
+# ---- Docs and browser tests ----
 # Each notebook is executed once per run: `make test` (and `make notebooks`) runs them with nbdev-test's own runner,
 # nbs/ as the working directory, and keeps the executed copies in $(EXECUTED_NBS); `make docs` renders those copies
 # with Sphinx + myst-nb (execution off) into $(SITE). Everything lands in the git-ignored $(BUILD).
@@ -205,7 +222,7 @@ BUILD_SITE = $(BIN)/python tools/docs_source.py --executed $(EXECUTED_NBS) --out
 
 .PHONY: notebooks docs docs-serve test-lab lint-workflows
 
-notebooks: install data ## execute every notebook once (nbdev-test's runner); executed copies in _build/executed
+notebooks: install data | check-clean check-export ## execute every notebook once (nbdev-test's runner); executed copies in _build/executed
 	$(RUN_NOTEBOOKS)
 
 # The executed copies are current while the notebooks and the package hold what they held at the last run.

@@ -56,8 +56,12 @@ def test_every_rule_with_help_is_phony(project):
 
 @needs_make
 def test_make_help_lists_exactly_the_phony_targets(project):
-    listed = [line.split()[0] for line in run_make(PROJECT_ROOT, "help").splitlines() if line.strip()]
+    listing = run_make(PROJECT_ROOT, "help").splitlines()
+    listed = [line.split()[0] for line in listing if line.startswith("  ")]
     assert sorted(listed) == sorted(project.phony)
+    assert listing[0] == "Start here:" and listed[:6] == ["install", "lab", "pipeline", "test", "check", "docs"]
+    headings = [line for line in listing if line and not line.startswith(" ")]
+    assert len(headings) >= 6 and all(heading.endswith(":") for heading in headings), headings
 
 
 @needs_make
