@@ -10,9 +10,11 @@ MAKEFLAGS += --jobs=$(MAKE_JOBS)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Keyed on pyproject.toml's contents (not its mtime, which nbdev-export touches): edit the dependencies and the next
-# `make install` reinstalls; otherwise it is a no-op.
-INSTALL_STAMP := $(VENV)/.installed-$(shell md5sum pyproject.toml | cut -c1-12)
+# Keyed on the contents of pyproject.toml and requirements.lock (not their mtimes, which nbdev-export touches): edit
+# the dependencies or the lock and the next `make install` reinstalls; otherwise it is a no-op.
+INSTALL_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | md5sum | cut -c1-12)
+# Every package's version, pinned (pip-compile; `make lock` regenerates it): make install installs within it.
+LOCK := requirements.lock
 TORCH_REQUIREMENT := $(shell grep -oE '"torch==[^"]+"' pyproject.toml | tr -d '"')
 # The index torch comes from: empty means PyPI (the only index reachable here); the GitHub workflow sets PyTorch's
 # CPU-only index, https://download.pytorch.org/whl/cpu, so it does not download PyPI's CUDA build.
@@ -39,7 +41,7 @@ export WINE_QUALITY_MIRROR
 export WINE_QUALITY_DATA_DIR := $(CURDIR)/data/raw
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help install data export clean-nbs lint pylint check-clean check-export readme-check readme-results check fast-tests test format lab clean
+.PHONY: help install data export clean-nbs lint pylint check-clean check-export readme-check readme-results check fast-tests test format lock lab clean
 
 # The six targets a newcomer needs first; `make` lists them, then the rest under the Makefile's `# ---- Topic ----`
 # headings.
@@ -62,8 +64,16 @@ $(INSTALL_STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_REQUIREMENT)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(BIN)/python -m pip install --quiet -e ".[dev,ui]"
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e ".[dev,ui]"
 	touch $@
+
+# pip-compile writes the resolved versions of the dev and ui extras; the project's own line is dropped (make install
+# installs it editable), and torch's local version (+cpu, as the CPU wheel is named) is dropped so that the same pin
+# matches PyTorch's CPU index and PyPI alike.
+lock: install ## regenerate requirements.lock, the pinned version of every package that make install installs
+	$(BIN)/pip-compile --quiet --extra dev --extra ui --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file $(LOCK) pyproject.toml
+	sed -i -e '/^mlops-tutorial @ /,+1d' -e 's/^torch==\([^+]*\)+cpu$$/torch==\1/' $(LOCK)
 
 data: install ## fetch the red and white wine files and verify their checksums
 	$(BIN)/mlops-tutorial fetch --colour red --colour white

@@ -15,9 +15,6 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pylint.lint import Run
-from pylint.reporters import CollectingReporter
-
 # %% ../nbs/02_linters.ipynb #a4f1bfc4
 class LintError(ValueError):
     "A target that cannot be linted (not Python, no statements, or the linter failed); the message says which and why."
@@ -60,7 +57,10 @@ def plain_environment() -> dict:
 
 
 def lint_file(path: Path, options=()) -> LintReport:
-    "Lint one .py file in this process with pylint's Python API."
+    "Lint one .py file in this process with pylint's Python API (pylint comes with the `lessons` extra)."
+    from pylint.lint import Run  # pylint: disable=import-outside-toplevel  # imported when used
+    from pylint.reporters import CollectingReporter  # pylint: disable=import-outside-toplevel
+
     reporter = CollectingReporter()
     run = Run([str(path), "--persistent=n", *options], reporter=reporter, exit=False)
     if run.linter.stats.statement == 0 and not reporter.messages:
