@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from mlops_tutorial import cli
 from mlops_tutorial.config import TrainConfig, load_params
-from mlops_tutorial.data import TARGET, read_wine_csv
+from mlops_tutorial.data import TARGET, read_wine_csv, write_table
+from mlops_tutorial.features import featurize
 from mlops_tutorial.metrics import quality_metrics
 from mlops_tutorial.model import predict_quality, train_model
 from mlops_tutorial.split import split_wine
@@ -56,3 +59,21 @@ def test_the_pipelines_model_beats_trivial_predictors(red_wine_file):
     train, test = split_wine(read_wine_csv(red_wine_file), split.holdout_folds, split.seed, split.group_duplicates)
     metrics = json.loads((ROOT / params.paths.test_metrics).read_text(encoding="utf-8"))
     assert_beats_trivial_predictors(metrics, train, test)
+
+
+def test_a_fresh_holdout_of_the_committed_model_gives_the_committed_scores(red_wine_file, run, tmp_path):
+    """The holdout job run now on the checkpoint dvc.lock records (read from the project's DVC remote, dvc-store/)
+    and on a freshly featurized test table: its scores beat the trivial predictors and are the committed
+    reports/test.json (a holdout that scored the wrong table or the wrong model fails here)."""
+    params = load_params(ROOT / "params.yaml")
+    train, test = featurize(read_wine_csv(red_wine_file), params.featurize)
+    write_table(test, tmp_path / "test.csv")
+    locked = yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))["stages"]["train"]["outs"][0]["md5"]
+    checkpoint = ROOT / "dvc-store" / "files" / "md5" / locked[:2] / locked[2:]
+    assert checkpoint.is_file(), f"dvc-store/ lacks the checkpoint dvc.lock records ({locked}): run `make retrain`"
+    scored = run(cli.main, ["holdout", "--checkpoint", checkpoint, "--data", tmp_path / "test.csv",
+                            "--metrics", tmp_path / "test.json", "--plot", tmp_path / "rec.csv"])
+    assert scored.code == 0, scored.stderr
+    fresh = json.loads((tmp_path / "test.json").read_text(encoding="utf-8"))
+    assert_beats_trivial_predictors(fresh, train, test)
+    assert fresh == json.loads((ROOT / params.paths.test_metrics).read_text(encoding="utf-8"))
