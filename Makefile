@@ -111,8 +111,8 @@ fast-tests: install data ## the fast tests alone (pytest -m "not slow")
 	$(BIN)/pytest -q -m "not slow"
 
 # The whole suite in PYTEST_JOBS processes (pytest-xdist): most slow tests wait on a child process (a fresh interpreter
-# that imports torch or ClearML, a server, two DDP nodes), so two workers keep both cores busy; the DVC tests, which
-# share one `dvc repro` per process, stay in one worker (--dist loadgroup, xdist_group("dvc-repro")).
+# that imports torch or ClearML, a server, two DDP nodes), so two workers keep both cores busy; the DVC tests share one
+# `dvc repro` per run, built by the first worker that needs it while the other waits on a file lock (tests/dvc_tree.py).
 PYTEST_JOBS ?= 2
 
 # make test runs its prerequisites in MAKE_JOBS make jobs: pylint's one process (lint) beside the notebooks, which keep
@@ -120,7 +120,7 @@ PYTEST_JOBS ?= 2
 # pytest follow.
 test: install data check-clean check-export lint notebooks ## lint, execute every notebook once (nbdev-test runner), build the site, run pytest
 	$(BUILD_SITE)
-	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_JOBS) --dist load
 
 format: install ## format the notebooks' code with black (line length 120, through nbqa), then export the package
 	$(BIN)/nbqa black --line-length 120 $(NBS)
@@ -230,7 +230,7 @@ BUILD_SITE = $(BIN)/python tools/docs_source.py --executed $(EXECUTED_NBS) --out
 	&& $(BIN)/sphinx-build -b html -c docs -d $(BUILD)/doctrees -j $(DOCS_JOBS) -q -W --keep-going $(SITE_SRC) $(SITE) \
 	&& echo "site: $(SITE)/index.html"
 
-.PHONY: notebooks docs docs-serve test-lab lint-workflows
+.PHONY: notebooks docs docs-serve test-lab lesson-stats lint-workflows
 
 notebooks: install data | check-clean check-export ## execute every notebook once (nbdev-test's runner); executed copies in _build/executed
 	$(RUN_NOTEBOOKS)
@@ -247,6 +247,9 @@ docs-serve: docs ## serve the site on localhost, port DOCS_PORT (default 8000); 
 
 test-lab: install data ## run every notebook in JupyterLab in headless Chromium (`make lab`), one result each
 	MLOPS_TUTORIAL_LAB_NOTEBOOKS=all $(BIN)/pytest tests/test_lab.py -v -rA --timeout 3600
+
+lesson-stats: install ## print each notebook's reading time (words/200 + code lines/20) and the 00-05 path's total
+	$(BIN)/python bench/lesson_stats.py
 
 lint-workflows: install ## validate .github/workflows/*.yml against the GitHub workflow schema (check-jsonschema)
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
