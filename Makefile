@@ -291,3 +291,24 @@ remote-server: install ## serve runs/s3-store as an S3 service at 127.0.0.1:9000
 
 venv-size: install ## print the environment's installed size, with and without the ui extra (MLflow)
 	$(BIN)/python bench/venv_size.py
+
+# ---- Serving and monitoring (nbs/06_serve.ipynb) ----
+# `make serve` serves the checkpoint and featurizer of `make pipeline` (paths: in params.yaml) on 127.0.0.1 in the
+# foreground; Ctrl-C stops it. Every answer is appended to $(REQUEST_LOG) (git-ignored), which `make monitor` reads.
+SERVE_PORT ?= 8000
+REQUEST_LOG ?= $(RUNS)/requests.jsonl
+MONITOR_CURRENT ?= $(REQUEST_LOG)
+
+.PHONY: serve monitor bench-serve
+
+serve: install ## serve the pipeline's model at 127.0.0.1:SERVE_PORT (default 8000) until Ctrl-C; log to REQUEST_LOG
+	$(BIN)/mlops-tutorial serve --params params.yaml --port $(SERVE_PORT) --log $(REQUEST_LOG)
+
+monitor: install data ## measure the drift monitor on red and white batches; report on MONITOR_CURRENT if it exists
+	$(BIN)/mlops-tutorial monitor rates --params params.yaml \
+		--white $(WINE_QUALITY_DATA_DIR)/winequality-white.csv --out $(RUNS)/monitor-rates.json
+	$(if $(wildcard $(MONITOR_CURRENT)),$(BIN)/mlops-tutorial monitor check --params params.yaml \
+		--current $(MONITOR_CURRENT) --out $(RUNS)/drift.json,@echo "no $(MONITOR_CURRENT) yet: make serve and send it wines")
+
+bench-serve: install data ## measure bare FastAPI, the model behind FastAPI and behind LitServe at 1, 8, 32 clients
+	$(BIN)/python bench/serve.py

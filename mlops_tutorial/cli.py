@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['EXIT_FAILURE', 'EXIT_BAD_INPUT', 'MODULE_PROG', 'INVOKED_AS', 'COMMANDS', 'DefaultsHelpFormatter', 'ArgumentParser',
-           'input_file', 'output_file', 'env_choice', 'run', 'main']
+           'input_file', 'python_bin', 'atomic_output', 'output_file', 'env_choice', 'run', 'main']
 
 # %% ../nbs/00d_cli.ipynb #8ba05601
 import argparse
+import contextlib
 import contextvars
 import importlib
 import os
@@ -59,6 +60,24 @@ def input_file(path) -> Path:
     return path
 
 
+def python_bin() -> Path:
+    "The folder of this Python's console scripts, where pip puts the commands of installed packages (dvc, mlflow, …)."
+    return Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    "A temporary file beside `path` to write: renamed onto `path` when the block succeeds, removed if it fails."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def output_file(path) -> Path:
     "`path` if a file can be written there (its folder is made if missing), else a `ValueError`."
     path = Path(path)
@@ -82,17 +101,18 @@ def env_choice(name: str, allowed: tuple, default: str = "") -> str:
     return value
 
 
-def run(main, argv: list | None = None) -> None:
-    "Call `main(argv)`; a user's mistake (`ValueError`, a file error) becomes one line on stderr and exit code 2."
+def run(job, argv: list | None = None) -> None:
+    "Call `job(argv)`, a command's `main`; a user's mistake (`ValueError`, a file error) becomes one line and exit 2."
     try:
-        main(argv)
+        job(argv)
     except (ValueError, OSError) as error:  # ConfigError and WineDataError are ValueErrors
         message = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.filename else error
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 # %% ../nbs/00d_cli.ipynb #2cc6820b
-COMMANDS = {  # `mlops-tutorial NAME ARGS` runs `main([*FIRST, *ARGS])` of mlops_tutorial.MODULE: NAME -> (MODULE, FIRST, what)
+# `mlops-tutorial NAME ARGS` runs `main([*FIRST, *ARGS])` of mlops_tutorial.MODULE: NAME -> (MODULE, FIRST, help)
+COMMANDS = {
     "fetch": ("data", ["fetch"], "download the wine files and verify their checksums"),
     "validate": ("data", ["validate"], "validate wine files; write one with snake_case columns"),
     "featurize": ("features", ["featurize"], "split, derive features and principal components: train and test tables"),
@@ -105,6 +125,9 @@ COMMANDS = {  # `mlops-tutorial NAME ARGS` runs `main([*FIRST, *ARGS])` of mlops
     "cluster": ("cluster", [], "train on several torchrun nodes; print a Slurm script"),
     "mlflow": ("mlflow_runs", [], "a local MLflow tracking server and UI, optionally with a training run"),
     "s3-server": ("remote", [], "serve a folder as an S3 service for a DVC remote"),
+    "makefile": ("makefile", [], "list a Makefile's targets, check their help lines, draw the target graph"),
+    "serve": ("beyond.serve", [], "serve the pipeline's model over HTTP on 127.0.0.1, logging every answer"),
+    "monitor": ("beyond.monitor", [], "compare current wines with the training inputs, feature by feature (drift)"),
 }
 
 

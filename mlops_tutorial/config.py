@@ -34,6 +34,7 @@ class Paths(Section):
     clean: str  # validate: the raw file, validated, snake_case columns
     train_table: str  # featurize: derived features and principal components
     test_table: str
+    featurizer: str  # featurize: the fitted scaler and PCA as JSON numbers (served by tutorial 06)
     checkpoint: str  # train
     train_metrics: str  # train: the paper's metrics on the validation rows
     test_metrics: str  # holdout: the paper's metrics on the held-out test table

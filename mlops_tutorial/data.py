@@ -217,10 +217,8 @@ TABLE_DIGITS = 6  # significant digits written: floating-point noise between CPU
 
 def write_table(table: pd.DataFrame, path) -> None:
     "Write `table` as CSV at a fixed precision, through a temporary file renamed into place."
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    table.to_csv(partial, index=False, float_format=f"%.{TABLE_DIGITS}g")
-    partial.replace(path)
+    with cli.atomic_output(path) as partial:
+        table.to_csv(partial, index=False, float_format=f"%.{TABLE_DIGITS}g")
 
 
 def summarise(path: Path) -> str:

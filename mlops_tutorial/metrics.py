@@ -8,8 +8,6 @@ __all__ = ['TOLERANCES', 'METRIC_NAMES', 'DIGITS', 'PAPER_TABLE2', 'quality_metr
 
 # %% ../nbs/00c_metrics.ipynb #4376a3ee
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.metrics import cohen_kappa_score
 
+from . import cli
 from .data import TARGET
 from .split import fold_indices
 
@@ -65,11 +64,8 @@ class QualityMetrics(BaseModel):
 def write_json(path, data) -> Path:
     "Write `data` as indented JSON to `path` atomically (a temporary file renamed into place); make its folder."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as file:
-        json.dump(data, file, indent=2)
-        file.write("\n")
-    os.replace(file.name, path)
+    with cli.atomic_output(path) as partial:
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
 
 

