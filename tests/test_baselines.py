@@ -2,7 +2,6 @@
 (the majority class) and always their mean grade. Both for a short `train_model` run and for the model `make pipeline`
 trained (its committed reports/test.json against the same held-out wines)."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,8 @@ from mlops_tutorial.features import featurize
 from mlops_tutorial.metrics import quality_metrics
 from mlops_tutorial.model import predict_quality, train_model
 from mlops_tutorial.split import split_wine
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MARGIN = {"mad": 0.1, "acc_t05": 0.1}  # at least this much better than each trivial predictor
 pytestmark = pytest.mark.slow  # trains on the full red wine file, or reads the whole file for the baselines
 

@@ -5,13 +5,12 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from dvc_tree import copy_working_tree
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = sorted(path.name for path in (ROOT / "bench").glob("*.py"))
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from mlops_tutorial.data import WINE_FILES
+from project import ROOT
 
 pytestmark = pytest.mark.timeout(300)
-REPO = Path(__file__).resolve().parents[1]
 PRELUDE = """
 import json, sys
 from pathlib import Path
@@ -31,7 +31,7 @@ def run_offline(script: str, wine_file: Path, cache: Path) -> dict:
     "Run `script` (after PRELUDE) in a fresh Python with ClearML's cache in `cache`; the `facts` it prints as JSON."
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLEARML_")}
     code = PRELUDE + textwrap.dedent(script) + "\nprint('FACTS=' + json.dumps(facts))\n"
-    result = subprocess.run([sys.executable, "-c", code, str(wine_file)], cwd=REPO, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code, str(wine_file)], cwd=ROOT, capture_output=True, text=True,
                             timeout=240, check=False, env=env | {"CLEARML_CACHE_DIR": str(cache)})
     assert result.returncode == 0, result.stdout + result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("FACTS="))

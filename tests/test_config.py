@@ -1,13 +1,12 @@
 """mlops_tutorial.config: every bad hyperparameter, unknown key or rule that joins two fields is refused with the
 source, the key, the value and the rule, before any training; a validated config cannot be changed."""
 import re
-from pathlib import Path
 
 import pytest
 
 from mlops_tutorial.config import ConfigError, TrainConfig, load_params, read_yaml, validated
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def validated_train(values: dict) -> TrainConfig:

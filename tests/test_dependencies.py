@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "mlops_tutorial"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 MODULES = sorted(path for path in PACKAGE.rglob("*.py") if not path.name.startswith("_"))

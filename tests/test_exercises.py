@@ -4,18 +4,17 @@ import json
 import re
 import shutil
 import types
-from pathlib import Path
 
 import pytest
 
 from mlops_tutorial import cluster, datasets, exercises, mlflow_runs, remote  # pylint: disable=unused-import
 from mlops_tutorial.exercises import EXERCISES, Exercise, NotYet, exercise, get
+from project import ROOT
 
 # The lessons 03c, 03d, 04c and 05b register their exercises when their modules (imported above) are imported.
 LESSON_EXERCISES = {"slurm-job", "per-node-flags", "tracking-uri", "server-env", "endpoint", "to-push", "stale-files",
                     "restore-command"}
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -49,7 +48,7 @@ def test_a_check_never_raises(name, answer, capsys):
 
 
 def test_every_exercise_a_notebook_uses_exists():
-    used = {name for path in sorted((PROJECT_ROOT / "nbs").glob("*.ipynb"))
+    used = {name for path in sorted((ROOT / "nbs").glob("*.ipynb"))
             for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code"
             for name in re.findall(r"exercises\.get\(\"([^\"]+)\"\)", "".join(cell["source"]))}
     assert used, "no notebook uses an exercise"

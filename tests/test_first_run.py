@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MAKE_VARIABLES = ("WINE_QUALITY_DATA_DIR", "CLEARML_CACHE_DIR", "MLOPS_TUTORIAL_CLEARML", "MAKEFLAGS", "MAKELEVEL")
 
 

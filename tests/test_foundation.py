@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY_MODULES = ("torch", "pytorch_lightning", "lightning", "clearml", "dvc")
 
 

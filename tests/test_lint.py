@@ -10,8 +10,8 @@ import yaml
 
 from mlops_tutorial.lint import LintError, lint_score, tool
 from mlops_tutorial.makefile import parse_makefile
+from project import ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(120)
 CLEAN_MODULE = '"""Prices."""\n\n\ndef total(prices: list) -> float:\n    """Sum of `prices`."""\n    return sum(prices)\n'
 
@@ -32,7 +32,7 @@ def write_notebook(path: Path, cells: list) -> Path:
 @pytest.fixture(scope="module")
 def hooks():
     "The hooks of .pre-commit-config.yaml by id."
-    config = yaml.safe_load((PROJECT_ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     return {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
 
 
@@ -94,13 +94,13 @@ def test_hooks_are_local_and_run_tools_from_the_environment(hooks):
 
 
 def test_hook_thresholds_match_the_makefile(hooks):
-    variables = parse_makefile(PROJECT_ROOT / "Makefile").variables
+    variables = parse_makefile(ROOT / "Makefile").variables
     assert f"--fail-under={variables['NOTEBOOK_LINT_THRESHOLD']}" in shlex.split(hooks["nbqa-pylint"]["entry"])
     assert f"--fail-under={variables['PACKAGE_LINT_THRESHOLD']}" in shlex.split(hooks["pylint-package"]["entry"])
 
 
 def test_make_lint_runs_the_secrets_scan():
-    makefile = parse_makefile(PROJECT_ROOT / "Makefile")
+    makefile = parse_makefile(ROOT / "Makefile")
     assert "secrets" in makefile.rules["lint"].prerequisites and "secrets" in makefile.phony
     assert any("detect-secrets-hook" in line for line in makefile.rules["secrets"].recipe)
 
@@ -111,7 +111,7 @@ def test_secrets_scan_catches_a_key_and_passes_checksums(tmp_path):
     checksum = tmp_path / "files.py"
     checksum.write_text('SHA256 = "4a402cf041b025d4566d954c3b9ba8635a3a8a01e039005d97d6a710278cf05e"\n', encoding="utf-8")
     command = [tool("detect-secrets-hook"), "--baseline", ".secrets.baseline"]
-    caught = subprocess.run([*command, str(leaked)], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+    caught = subprocess.run([*command, str(leaked)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert caught.returncode != 0 and "AWS Access Key" in caught.stdout
-    passed = subprocess.run([*command, str(checksum)], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+    passed = subprocess.run([*command, str(checksum)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert passed.returncode == 0, passed.stdout

@@ -4,7 +4,6 @@ command's report and exit codes (0 with or without drift, 2 with one line on bad
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +13,8 @@ from mlops_tutorial.beyond.monitor import alarm_rates, drift_report, holm, mixed
 from mlops_tutorial.config import load_params
 from mlops_tutorial.data import FEATURES, fetch_wine, load_wine
 from mlops_tutorial.features import main as featurize_main
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MONITOR = [sys.executable, "-m", "mlops_tutorial.beyond.monitor"]
 
 

@@ -15,9 +15,9 @@ import pytest
 from mlops_tutorial.cluster import answers, group_alive
 from mlops_tutorial.remote import S3Credentials, serve_s3
 from mlops_tutorial.scratch import ScratchRepository
+from project import ROOT, assert_refused
 
 pytestmark = pytest.mark.timeout(300)
-REPO = Path(__file__).resolve().parents[1]
 BUCKET = "wine-data"
 
 
@@ -127,7 +127,7 @@ def test_server_is_stopped_when_the_block_fails(tmp_path, credentials):
 
 def run_server_command(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
     "`python -m mlops_tutorial.remote ARGUMENTS`, which must fail before it serves."
-    return subprocess.run([sys.executable, "-m", "mlops_tutorial.remote", *arguments], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "mlops_tutorial.remote", *arguments], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -141,8 +141,7 @@ def test_server_command_refuses_bad_input(tmp_path, arguments, message):
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
     values = {"file": tmp_path / "a-file", "tmp": tmp_path}
     result = run_server_command(*(part.format(**values) for part in arguments))
-    assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
-    assert message.format(**values) in result.stderr
+    assert_refused(result.returncode, result.stderr, message.format(**values))
 
 
 def test_server_command_needs_both_aws_variables(tmp_path):

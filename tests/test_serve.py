@@ -21,8 +21,8 @@ from mlops_tutorial.beyond.serve import (MAX_BODY_BYTES, Featurizer, load_test, 
                                          serving)
 from mlops_tutorial.config import load_params
 from mlops_tutorial.data import FEATURES
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PARAMS = load_params(ROOT / "params.yaml").paths
 SERVE = [sys.executable, "-m", "mlops_tutorial.beyond.serve"]
 

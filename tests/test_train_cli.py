@@ -13,8 +13,8 @@ from mlops_tutorial.data import read_wine_csv
 from mlops_tutorial.metrics import read_metrics
 from mlops_tutorial.model import LitWineModel, predict_quality
 from mlops_tutorial.train import main
+from project import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--max-epochs", 3, "--ensemble-size", 1]
 
 
@@ -69,7 +69,7 @@ def test_log_dir_gets_csv_and_tensorboard_logs(run, red_sample_file, tmp_path):
 def test_ddp_on_two_cpu_processes(red_sample_file, tmp_path):
     result = subprocess.run([sys.executable, "-m", "mlops_tutorial.train", "--data", str(red_sample_file),
                              "--strategy", "ddp", "--devices", "2", "--accelerator", "cpu", *map(str, QUICK),
-                             *map(str, outputs(tmp_path))], cwd=REPO, capture_output=True, text=True, timeout=300,
+                             *map(str, outputs(tmp_path))], cwd=ROOT, capture_output=True, text=True, timeout=300,
                             check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -96,7 +96,7 @@ def test_the_same_weights_on_every_cpu(red_sample_file, tmp_path):
         environment = {**os.environ, **variables, "MLOPS_TUTORIAL_CLEARML": "offline"}
         command = [sys.executable, "-m", "mlops_tutorial.tracking", "train", "--data", red_sample_file, *QUICK,
                    *outputs(tmp_path / cpu)]
-        result = subprocess.run(list(map(str, command)), cwd=REPO, env=environment, capture_output=True, text=True,
+        result = subprocess.run(list(map(str, command)), cwd=ROOT, env=environment, capture_output=True, text=True,
                                 timeout=300, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
         weights[cpu] = torch.load(tmp_path / cpu / "model.ckpt", weights_only=False)["state_dict"]
