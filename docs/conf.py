@@ -2,13 +2,17 @@
 
 The source folder is assembled by tools/docs_source.py (docs/*.md plus the notebooks executed once by
 tools/execute_notebooks.py, nbdev directives removed); this file is its configuration (`sphinx-build -c docs`).
+The API reference is written by sphinx-autoapi from the package's source, which it parses without importing it.
 Everything the pages load comes with the installed packages: no CDN at view time.
 """
 # Sphinx reads its settings from module-level names, most of them lower-case.
 # pylint: disable=invalid-name
 from __future__ import annotations
 
+import ast
+import functools
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -44,8 +48,21 @@ REPOSITORY = repository_url()
 project = "mlops-tutorial"
 author = "mlops-tutorial developers"
 copyright = "mlops-tutorial developers, Apache-2.0"  # pylint: disable=redefined-builtin
-# No autodoc: the API page is written from the package's source by tools/api_reference.py, without importing torch.
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "autoapi.extension"]
+# The API reference: autodoc would import every module, so torch, Lightning and ClearML, and fail with any of them;
+# sphinx-autoapi reads the source (astroid). A module's public names are its __all__, which nbdev-export writes from
+# the notebook's `#| export` cells; _modidx.py and other private modules are left out.
+PACKAGE = ROOT / "mlops_tutorial"
+autoapi_dirs = [str(PACKAGE)]
+autoapi_root = "api"
+autoapi_options = ["members", "undoc-members", "show-inheritance", "show-module-summary", "imported-members"]
+autoapi_add_toctree_entry = False  # index.md lists api/mlops_tutorial/index under "Reference"
+autoapi_member_order = "bysource"
+# Kept between builds: autoapi writes its pages only when the package's source changed, and Sphinx's saved
+# environment (-d) still lists them.
+autoapi_keep_files = True
+CODE_SPAN = re.compile(r"(?<![`:\w])`([^`\s](?:[^`]*[^`\s])?)`(?![`\w])")  # `code` in a Markdown docstring
+
 exclude_patterns = ["**.ipynb_checkpoints"]
 suppress_warnings = ["misc.highlighting_failure"]  # a lesson's pseudo-code block (`<TAB>recipe`) is still shown
 
@@ -77,3 +94,36 @@ html_last_updated_fmt = None
 html_show_sourcelink = False
 # The theme's colour mode before a reader picks one (without it, a first visit logs "Got invalid theme mode").
 html_context = {"default_mode": "auto"}
+
+
+@functools.cache
+def own_docstrings(module: str) -> dict[str, str | None]:
+    "Dotted name -> docstring (None: none) of every class and function written in one module of the package."
+    found: dict[str, str | None] = {}
+    path = PACKAGE.parent.joinpath(*module.split(".")).with_suffix(".py")
+    pending = [(ast.parse(path.read_text(encoding="utf-8")), module)] if path.is_file() else []
+    while pending:
+        node, prefix = pending.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                found[f"{prefix}.{child.name}"] = ast.get_docstring(child)
+                pending.append((child, f"{prefix}.{child.name}"))
+    return found
+
+
+def markdown_docstring(app, what, name, obj, options, lines):  # pylint: disable=unused-argument,too-many-arguments
+    "The package's docstrings are Markdown (nbdev's style): its `code` becomes reStructuredText's ``code``."
+    lines[:] = [CODE_SPAN.sub(r"``\1``", line) for line in lines]
+
+
+def no_borrowed_docstring(app, what, name, obj, skip, options):  # pylint: disable=unused-argument,too-many-arguments
+    """A method without a docstring of its own shows none (autoapi would show its base class's: a Lightning hook's,
+    in reStructuredText with Lightning's own roles). Skips nothing: autoapi decides that (None)."""
+    if what == "method" and own_docstrings(name.rsplit(".", 2)[0]).get(name, "") is None:
+        obj.docstring = ""
+
+
+def setup(app):
+    "Connect the two docstring handlers to autoapi's events."
+    app.connect("autoapi-skip-member", no_borrowed_docstring)
+    app.connect("autodoc-process-docstring", markdown_docstring)

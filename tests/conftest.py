@@ -1,5 +1,6 @@
 """Shared fixtures: the real red wine file (mirror or UCI, then the data dir), a small checksum-pinned sample of it
-committed under tests/data for fast tests, and an in-process runner for the package's command lines."""
+committed under tests/data for fast tests, an in-process runner for the package's command lines, and the browser
+settings of pytest-playwright's fixtures (tests/browser.py)."""
 import contextlib
 import hashlib
 import io
@@ -10,11 +11,22 @@ from unittest import mock
 
 import pytest
 
+# pytest-playwright's launch arguments, set for every test here (pytest finds fixtures imported into a conftest).
+from browser import browser_type_launch_args, page_errors  # pylint: disable=unused-import
 from mlops_tutorial import cli
 from mlops_tutorial.data import fetch_wine
 
+# pytest-playwright 0.10 defines `base_url` (which its browser_context_args reads) as a session-scoped fixture method
+# of a class, which pytest 9 deprecates: their warning, not this project's.
+PLAYWRIGHT_BASE_URL_WARNING = ("ignore:Session-scoped fixtures defined as instance methods are deprecated"
+                               ":pytest.PytestRemovedIn10Warning")
 SAMPLE = Path(__file__).parent / "data" / "winequality-red-sample.csv"  # every 8th red wine, the UCI layout
 SAMPLE_SHA256 = "a393ca00cf0912caa1beb360d46a7070dda3dc3515b4035700de0077df61d568"
+
+
+def pytest_configure(config):
+    "Filters of third-party warnings that tests here trigger."
+    config.addinivalue_line("filterwarnings", PLAYWRIGHT_BASE_URL_WARNING)
 
 
 @pytest.fixture(scope="session")
@@ -54,28 +66,3 @@ def run_command(main, argv: list) -> SimpleNamespace:
 def run():
     "The in-process command runner (`run(main, argv)` -> code, stdout, stderr)."
     return run_command
-
-
-# The DVC tests (tests/dvc_tree.py) share one `dvc repro` per test process, about two minutes of both cores: under
-# `pytest -n 2 --dist loadgroup` (make test) they must all run in one worker, or each worker runs it again. pytest-xdist's
-# own grouping, the xdist_group mark, does nothing with pytest 9 (it renames item._nodeid, which pytest 9 no longer reads),
-# so this scheduler groups them by file; a test id with xdist's "@group" suffix still goes to its group.
-SHARED_REPRO_GROUPS = {"tests/test_dvc_graph.py": "dvc-repro", "tests/test_pipeline_dvc.py": "dvc-repro"}
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    "--dist loadgroup: the tests of SHARED_REPRO_GROUPS in one worker each group, every other test balanced alone."
-    if config.getvalue("dist") != "loadgroup":
-        return None
-    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
-
-    class SharedReproScheduling(LoadScopeScheduling):
-        "loadgroup, with the groups of SHARED_REPRO_GROUPS."
-
-        def _split_scope(self, nodeid: str) -> str:
-            if "@" in nodeid:
-                return nodeid.rsplit("@", 1)[-1]
-            return SHARED_REPRO_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
-
-    return SharedReproScheduling(config, log)

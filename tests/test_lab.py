@@ -30,9 +30,6 @@ from pathlib import Path
 
 import pytest
 
-# The browser fixtures (pytest finds fixtures imported into a test module).
-from browser import browser_page, chromium  # pylint: disable=unused-import
-
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / "nbs"
 LAB_SHORT = "00d_cli.ipynb"  # the notebook `make test` runs in JupyterLab: the quickest to run there
@@ -136,7 +133,7 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, chromium) -> Iterator[LabServer]:  # pylint: disable=unused-argument
+def lab(tmp_path_factory: pytest.TempPathFactory, browser) -> Iterator[LabServer]:  # pylint: disable=unused-argument
     "`make lab` on a free port with a random token (started only once a browser is known to work)."
     folder = tmp_path_factory.mktemp("lab")
     port, token = free_port(), secrets.token_hex(16)
@@ -211,24 +208,24 @@ def saved_outputs(path: Path) -> tuple[int, int, list[str]]:
 @pytest.mark.slow
 @pytest.mark.timeout(NOTEBOOK_RUN_S + KERNEL_START_S + SERVER_START_S + 120)
 @pytest.mark.parametrize("notebook_copy", notebooks_to_run(), indirect=True)
-def test_notebook_runs_in_jupyterlab(lab: LabServer, browser_page, notebook_copy: Path):
+def test_notebook_runs_in_jupyterlab(lab: LabServer, page, notebook_copy: Path):
     "Open the notebook in JupyterLab, wait for its kernel, Run All Cells, save: outputs, no error, no stuck cell."
     started = time.monotonic()
-    browser_page.goto(f"{lab.url}lab/tree/{notebook_copy.name}?token={lab.token}", wait_until="domcontentloaded")
-    browser_page.locator(".jp-Notebook").first.wait_for(timeout=KERNEL_START_S * 1000)
-    dismiss_dialogs(browser_page)
-    browser_page.wait_for_function(KERNEL_READY, timeout=KERNEL_START_S * 1000, polling=500)
-    kernel_name = browser_page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayName")
+    page.goto(f"{lab.url}lab/tree/{notebook_copy.name}?token={lab.token}", wait_until="domcontentloaded")
+    page.locator(".jp-Notebook").first.wait_for(timeout=KERNEL_START_S * 1000)
+    dismiss_dialogs(page)
+    page.wait_for_function(KERNEL_READY, timeout=KERNEL_START_S * 1000, polling=500)
+    kernel_name = page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayName")
     kernel_s = time.monotonic() - started
-    state = run_all_cells(browser_page, NOTEBOOK_RUN_S)
-    assert browser_page.locator(".jp-OutputArea-output").count() > 0, "no cell output on the page"
-    save(browser_page)
+    state = run_all_cells(page, NOTEBOOK_RUN_S)
+    assert page.locator(".jp-OutputArea-output").count() > 0, "no cell output on the page"
+    save(page)
     cells, outputs, errors = saved_outputs(notebook_copy)
     unrun = [prompt for prompt in state["prompts"] if prompt in ("[ ]:", "")]
     print(f"{notebook_copy.name.removeprefix('_lab_')}: kernel {kernel_name!r} ready in {kernel_s:.0f} s, "
           f"{cells} code cells, {outputs} outputs, {len(errors)} errors, {len(unrun)} not run, "
           f"{time.monotonic() - started:.0f} s in all" + "".join(f"\n  {error}" for error in errors))
-    browser_page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     assert not errors, f"error outputs: {errors}"
     assert not unrun, f"{len(unrun)} code cell(s) never ran (Run All stops at an error)"
     assert outputs > 0, "the saved notebook has no outputs"

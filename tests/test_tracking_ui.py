@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from browser import browser_page, chromium  # pylint: disable=unused-import  # fixtures
 from mlops_tutorial.cluster import answers, background_server, free_port, group_alive, tensorboard_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -55,15 +54,15 @@ def tensorboard_logs(tmp_path_factory, red_wine_file) -> Path:
     return folder / "logs"
 
 
-def test_tensorboard_shows_the_run_and_its_loss_curve(tensorboard_logs, browser_page):
+def test_tensorboard_shows_the_run_and_its_loss_curve(tensorboard_logs, page):
     port = free_port()
     with background_server("tensorboard", tensorboard_command(tensorboard_logs, port),
                            f"http://127.0.0.1:{port}/") as server:
-        browser_page.goto(f"{server.url}#timeseries")
-        browser_page.get_by_text("tensorboard/version_0").first.wait_for(timeout=120_000)
-        browser_page.get_by_role("combobox", name="Filter tags (regex)").fill("^train_loss$")
-        browser_page.keyboard.press("Escape")
-        card = browser_page.locator("scalar-card").filter(has_text="train_loss").first
+        page.goto(f"{server.url}#timeseries")
+        page.get_by_text("tensorboard/version_0").first.wait_for(timeout=120_000)
+        page.get_by_role("combobox", name="Filter tags (regex)").fill("^train_loss$")
+        page.keyboard.press("Escape")
+        card = page.locator("scalar-card").filter(has_text="train_loss").first
         card.locator("line-chart canvas").first.wait_for(timeout=60_000)
         time.sleep(1)  # the chart draws on the next animation frames
         row = card.locator("tb-data-table-content-row").first.inner_text().split()
@@ -75,7 +74,7 @@ def test_tensorboard_shows_the_run_and_its_loss_curve(tensorboard_logs, browser_
     assert not processes_mentioning(str(tensorboard_logs))
 
 
-def test_mlflow_ui_shows_a_run_logged_over_http(tmp_path, browser_page, red_wine_file):
+def test_mlflow_ui_shows_a_run_logged_over_http(tmp_path, page, red_wine_file):
     from mlops_tutorial.mlflow_runs import mlflow_server, server_url, train_logged  # pylint: disable=import-outside-toplevel
 
     with mlflow_server(tmp_path / "mlflow.db", tmp_path / "artifacts") as server:
@@ -84,11 +83,11 @@ def test_mlflow_ui_shows_a_run_logged_over_http(tmp_path, browser_page, red_wine
         from mlflow import MlflowClient  # pylint: disable=import-outside-toplevel
 
         run = MlflowClient(tracking_uri).get_run(run_id)
-        browser_page.goto(f"{tracking_uri}/#/experiments/{run.info.experiment_id}/runs/{run_id}/model-metrics")
-        browser_page.get_by_role("heading", name="browser-check").wait_for(timeout=120_000)
-        browser_page.get_by_text("train_loss", exact=True).first.wait_for(timeout=60_000)
-        browser_page.locator("path.js-line").first.wait_for(timeout=60_000)
-        curves = browser_page.locator("path.js-line").count()
+        page.goto(f"{tracking_uri}/#/experiments/{run.info.experiment_id}/runs/{run_id}/model-metrics")
+        page.get_by_role("heading", name="browser-check").wait_for(timeout=120_000)
+        page.get_by_text("train_loss", exact=True).first.wait_for(timeout=60_000)
+        page.locator("path.js-line").first.wait_for(timeout=60_000)
+        curves = page.locator("path.js-line").count()
         group = server.process.pid
     assert run.info.run_name == "browser-check" and "train_loss" in run.data.metrics
     assert curves >= 1, "no metric curve drawn"

@@ -5,8 +5,7 @@ a cell marked `#| hide` or `#| include: false` is left out, `#| echo: false` hid
 (myst-nb's `remove-input` tag), `#| output: false` the reverse (`remove-output`), and the `#|` lines themselves
 (`#| export`, `#| default_exp data`, ...) are stripped from the code a reader sees. A cell left empty is dropped.
 
-It also writes the API reference page, api.md, from the package's source (tools/api_reference.py: every name in
-each module's `__all__`, which nbdev-export writes from the `#| export` cells), so a new module gets a section.
+The API reference is not written here: sphinx-autoapi generates it from the package's source (docs/conf.py).
 
 Every notebook nbdev-test would run must have an executed copy (tools/execute_notebooks.py); a missing one is an
 error, not a missing page. Files are written only when their content changes, so Sphinx rebuilds only what changed.
@@ -20,8 +19,6 @@ import json
 import re
 import sys
 from pathlib import Path
-
-from api_reference import api_page  # tools/api_reference.py, beside this script
 
 DIRECTIVE = re.compile(r"^\s*#\|\s*(?P<name>[\w-]+)\s*:?\s*(?P<value>.*?)\s*$")
 LESSONS = "lessons"  # the folder of the notebook pages inside the site
@@ -92,7 +89,7 @@ def read_notebook(path: Path) -> dict:
         raise ValueError(f"{path}: not a notebook ({error})") from None
 
 
-def assemble(executed: Path, docs: Path, nbs: Path, package: Path, out: Path) -> list[str]:
+def assemble(executed: Path, docs: Path, nbs: Path, out: Path) -> list[str]:
     "Write the site's source into `out`; return the paths written (relative to `out`)."
     missing = [name for name in lesson_names(nbs) if not (executed / name).is_file()]
     if missing:
@@ -101,7 +98,6 @@ def assemble(executed: Path, docs: Path, nbs: Path, package: Path, out: Path) ->
     wanted = {}
     for page in sorted(docs.glob("*.md")):
         wanted[page.name] = page.read_text(encoding="utf-8")
-    wanted["api.md"] = api_page(package, LESSONS)
     for name in lesson_names(nbs):
         notebook = read_notebook(executed / name)
         wanted[f"{LESSONS}/{name}"] = json.dumps(reader_notebook(notebook), indent=1, ensure_ascii=False) + "\n"
@@ -118,14 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executed", type=Path, required=True, help="folder of executed notebooks")
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="folder of the hand-written pages (*.md)")
     parser.add_argument("--nbs", type=Path, default=Path("nbs"), help="the notebooks every page comes from")
-    parser.add_argument("--package", type=Path, default=Path("mlops_tutorial"), help="the package of the API page")
     parser.add_argument("--out", type=Path, required=True, help="the Sphinx source folder to write")
     args = parser.parse_args(argv)
-    for flag in ("executed", "docs", "nbs", "package"):
+    for flag in ("executed", "docs", "nbs"):
         if not getattr(args, flag).is_dir():
             parser.error(f"--{flag}: {getattr(args, flag)} is not a folder")
     try:
-        written = assemble(args.executed, args.docs, args.nbs, args.package, args.out)
+        written = assemble(args.executed, args.docs, args.nbs, args.out)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
