@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EXIT_FAILURE', 'EXIT_BAD_INPUT', 'MODULE_PROG', 'INVOKED_AS', 'COMMANDS', 'DefaultsHelpFormatter', 'ArgumentParser',
-           'input_file', 'python_bin', 'atomic_output', 'output_file', 'env_choice', 'run', 'main']
+           'input_file', 'python_bin', 'atomic_output', 'output_file', 'whole_number', 'env_choice', 'run', 'main']
 
 # %% ../nbs/00d_cli.ipynb #8ba05601
 import argparse
@@ -90,6 +90,15 @@ def output_file(path) -> Path:
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise ValueError(f"{path}: cannot be written ({path.parent} is not a writable folder)")
     return path
+
+
+def whole_number(low: int, high: int):
+    "An argparse `type` for integers from `low` to `high` whose error says the range."
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {low} to {high}")
+        return int(text)
+    return parse
 
 
 def env_choice(name: str, allowed: tuple, default: str = "") -> str:

@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from . import cli
-from .cluster import LOCALHOST, background_server, free_port, until_interrupted, whole_number
+from .cli import whole_number
+from .servers import LOCALHOST, background_server, free_port, until_interrupted
 from .exercises import NotYet, exercise
 
 # %% ../nbs/03d_mlflow.ipynb #59ae2134

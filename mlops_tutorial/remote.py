@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cli
-from .cluster import LOCALHOST, Server, background_server, free_port, until_interrupted, whole_number
+from .cli import whole_number
+from .servers import LOCALHOST, Server, background_server, free_port, until_interrupted
 from .exercises import NotYet, exercise
 from .scratch import ScratchRepository
 

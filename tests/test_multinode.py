@@ -10,7 +10,8 @@ import time
 import pytest
 import torch
 
-from mlops_tutorial.cluster import group_alive, slurm_script, start_in_own_group, stop_group, wait_for_nodes
+from mlops_tutorial.cluster import slurm_script, wait_for_nodes
+from mlops_tutorial.servers import group_alive, start_in_own_group, stop_group
 from mlops_tutorial.cluster import main as cluster_main
 from mlops_tutorial.train import build_parser as build_train_parser
 from project import ROOT, assert_refused

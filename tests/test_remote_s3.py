@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.cluster import answers, group_alive
+from mlops_tutorial.servers import answers, group_alive
 from mlops_tutorial.remote import S3Credentials, serve_s3
 from mlops_tutorial.scratch import ScratchRepository
 from project import ROOT, assert_refused

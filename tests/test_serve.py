@@ -47,11 +47,11 @@ def server_command(outputs: dict, log: Path, *extra: str) -> list:
 
 @pytest.fixture(scope="module")
 def server(outputs, tmp_path_factory):
-    "One server for the contract and bad-input tests; it must stop with exit code 0 on SIGINT (Ctrl-C)."
+    "One server for the contract and bad-input tests; it must stop with exit code 0 on SIGTERM (as on Ctrl-C)."
     log = tmp_path_factory.mktemp("server") / "requests.jsonl"
     with serving(server_command(outputs, log), cwd=ROOT) as running:
         yield running
-    assert running.process.returncode == 0, "the server did not stop cleanly on SIGINT"
+    assert running.process.returncode == 0, "the server did not stop cleanly on SIGTERM"
 
 
 def test_predict_answers_a_grade_and_names_the_model(server, red_wines):

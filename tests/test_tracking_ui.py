@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.cluster import answers, background_server, free_port, group_alive, tensorboard_command
+from mlops_tutorial.cluster import tensorboard_command
+from mlops_tutorial.servers import answers, background_server, free_port, group_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[1]

@@ -6,8 +6,7 @@
 __all__ = ['BOUNDS', 'POSITIVE', 'MAX_BODY_BYTES', 'Featurizer', 'pipeline_outputs', 'schema_bounds', 'BadRequest',
            'refuse_constant', 'parse_body', 'value_problem', 'validate_wine_request', 'file_md5', 'locked_md5',
            'git_commit', 'model_identity', 'WineService', 'RequestLog', 'read_request_log', 'error_response',
-           'read_body', 'build_app', 'bind_socket', 'build_parser', 'served_files', 'main', 'RunningServer',
-           'wait_for_address', 'stop_server', 'stop_with_parent', 'serving', 'load_test']
+           'read_body', 'build_app', 'bind_socket', 'build_parser', 'served_files', 'main', 'serving', 'load_test']
 
 # %% ../../nbs/06a_serve.ipynb #20406932
 import asyncio
@@ -16,7 +15,6 @@ import itertools
 import json
 import math
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -24,7 +22,6 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import cli
+from ..servers import LOCALHOST, background_server, free_port
 from ..config import load_params
 from ..data import FEATURES, WINE_SCHEMA, fetch_wine
 from ..train import use_portable_cpu_kernels
@@ -361,55 +359,13 @@ if __name__ == "__main__" and "__file__" in globals():
     cli.run(main)
 
 # %% ../../nbs/06a_serve.ipynb #7d1efea7
-@dataclass
-class RunningServer:  # pylint: disable=too-few-public-methods
-    "A server process started by `serving` and the base URL it prints."
-    url: str
-    process: subprocess.Popen
-
-
-def wait_for_address(process: subprocess.Popen, timeout: float) -> str:
-    "The http:// address a starting server prints, or a `RuntimeError` with its exit code."
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        if select.select([process.stdout], [], [], 0.2)[0]:
-            words = process.stdout.readline().split()
-            address = next((word.rstrip(";") for word in words if word.startswith("http://")), None)
-            if address:
-                return address
-    if process.poll() is not None:
-        raise RuntimeError(f"the server exited with code {process.returncode} before printing its address")
-    raise RuntimeError(f"the server printed no address within {timeout:.0f} s")
-
-
-def stop_server(process: subprocess.Popen, grace: float = 15) -> int:
-    "Stop a server as Ctrl-C does (SIGINT), then SIGKILL after `grace` seconds; its exit code."
-    if process.poll() is None:
-        process.send_signal(2)  # SIGINT
-        try:
-            return process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return process.wait()
-
-
-def stop_with_parent() -> None:
-    "In a child process (Linux): receive SIGTERM when the parent dies, so that no server outlives its starter."
-    if sys.platform.startswith("linux"):
-        import ctypes  # pylint: disable=import-outside-toplevel
-        ctypes.CDLL(None).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
-
-
 @contextmanager
-def serving(command: list, timeout: float = 120, cwd=None, stderr=None):
-    "Run a server `command` (printing its http:// address) in a child process; yield a `RunningServer`; always stop it."
-    # pylint: disable-next=subprocess-popen-preexec-fn  # the server is started before any thread of ours runs it
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=cwd,
-                               preexec_fn=stop_with_parent)
-    try:
-        yield RunningServer(wait_for_address(process, timeout), process)
-    finally:
-        stop_server(process)
+def serving(command: list, timeout: float = 120, cwd=None):
+    "Run the serve `command` on a free port of 127.0.0.1 for the block (a `servers.Server`, `.url` its base URL)."
+    port = free_port()
+    with background_server("model server", [*command, "--port", port], f"http://{LOCALHOST}:{port}", timeout,
+                           cwd=cwd) as server:
+        yield server
 
 # %% ../../nbs/06a_serve.ipynb #1d655ca3
 async def _clients(url: str, bodies: list, requests: int, clients: int) -> tuple:
