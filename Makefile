@@ -213,8 +213,8 @@ bench-lightning: install data ## time the Lightning Trainer against a hand-writt
 	$(BIN)/python bench/lightning_overhead.py
 
 # ---- Docs and browser tests ----
-# Each notebook is executed once per run: `make test` (and `make notebooks`) runs them with nbdev-test's own runner,
-# nbs/ as the working directory, and keeps the executed copies in $(EXECUTED_NBS); `make docs` renders those copies
+# Each notebook is executed once per run: `make test` (and `make notebooks`) runs each in a fresh kernel (nbclient,
+# tools/execute_notebooks.py), nbs/ as the working directory, and keeps the executed copies in $(EXECUTED_NBS); `make docs` renders those copies
 # with Sphinx + myst-nb (execution off) into $(SITE). Everything lands in the git-ignored $(BUILD).
 BUILD ?= _build
 EXECUTED_NBS := $(BUILD)/executed
