@@ -1,5 +1,6 @@
 """mlops_tutorial.model on the real red wines: determinism, resuming from the last checkpoint, tables other than the raw
-wine file, feature statistics from training rows only. (TrainConfig's refusals: tests/test_config.py.)"""
+wine file, feature statistics from training rows only, members of the batched ensemble that never mix.
+(TrainConfig's refusals: tests/test_config.py.)"""
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,6 +102,76 @@ def test_checkpoint_restores_the_same_predictions(wine, tmp_path):
     model, _ = train_model(wine, TrainConfig(max_epochs=3), checkpoint_dir=tmp_path)
     restored = LitWineModel.load_from_checkpoint(tmp_path / "last.ckpt")
     assert np.array_equal(predict_quality(model, wine), predict_quality(restored, wine))
+    checkpoint = torch.load(tmp_path / "last.ckpt")  # torch's default since 2.6: weights_only=True
+    assert checkpoint["hyper_parameters"]["ensemble_size"] == TrainConfig().ensemble_size
+    assert checkpoint["state_dict"]["ensemble.0.weight"].shape[0] == TrainConfig().ensemble_size
+
+
+def new_ensemble(wine, members: int = 4, objective: str = "score_distribution") -> tuple:
+    "A freshly initialised LitWineModel of `members` members (seeded) and the training rows' features and quality."
+    data = WineDataModule(wine)
+    data.setup("fit")
+    torch.manual_seed(0)
+    model = LitWineModel(data.feature_names, data.feature_mean, data.feature_std, objective=objective,
+                         ensemble_size=members)
+    return model, *data.datasets["train"].tensors
+
+
+def shift_member(model: LitWineModel, member: int) -> None:
+    "Add noise to every weight and bias of one member, in place."
+    with torch.no_grad():
+        for parameter in model.ensemble.parameters():
+            parameter[member] += torch.randn_like(parameter[member])
+
+
+def test_changing_one_member_changes_only_its_outputs(wine):
+    model, features, _ = new_ensemble(wine)
+    model.eval()
+    with torch.inference_mode():
+        before = model(features)
+        shift_member(model, 2)
+        after = model(features)
+    assert before.shape == (4, len(features), 11)
+    assert torch.equal(before[[0, 1, 3]], after[[0, 1, 3]]), "another member's outputs changed"
+    assert not torch.allclose(before[2], after[2])
+
+
+@pytest.mark.parametrize("objective", ["score_distribution", "regression"])
+def test_each_member_gets_only_its_own_gradient(wine, objective):
+    model, features, quality = new_ensemble(wine, objective=objective)
+    outputs = model.train()(features)  # one forward pass: the same dropout masks for every gradient below
+    own_losses = [model.loss(outputs[member:member + 1], quality) for member in range(4)]
+    loss = model.loss(outputs, quality)
+    assert torch.allclose(loss, torch.stack(own_losses).mean()), "the loss is not the mean of the members' losses"
+    parameters = list(model.ensemble.parameters())
+    gradients = torch.autograd.grad(loss, parameters, retain_graph=True)
+    for member, own_loss in enumerate(own_losses):
+        others = [other for other in range(4) if other != member]
+        own_gradients = torch.autograd.grad(own_loss, parameters, retain_graph=True)
+        for gradient, own_gradient in zip(gradients, own_gradients):
+            assert not own_gradient[others].any(), f"member {member}'s loss reaches another member"
+            assert own_gradient[member].any()
+            assert torch.allclose(gradient[member], own_gradient[member] / 4, atol=1e-7)
+
+
+def test_training_one_member_does_not_move_the_others(wine):
+    "Two ensembles that differ in member 2 only, trained alike (seeded dropout, AdamW): members 0, 1, 3 stay equal."
+    trained = []
+    for shifted in (False, True):
+        model, features, quality = new_ensemble(wine)
+        if shifted:
+            shift_member(model, 2)
+        optimizer = model.configure_optimizers()
+        torch.manual_seed(1)
+        for _ in range(5):
+            loss = model.loss(model.train()(features), quality)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        trained.append([parameter.detach().clone() for parameter in model.ensemble.parameters()])
+    for first, second in zip(*trained):
+        assert torch.equal(first[[0, 1, 3]], second[[0, 1, 3]]), "training moved another member differently"
+        assert not torch.equal(first[2], second[2])
 
 
 def test_quality_metrics_follow_the_paper_definitions():
