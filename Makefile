@@ -41,7 +41,7 @@ export WINE_QUALITY_MIRROR
 export WINE_QUALITY_DATA_DIR := $(CURDIR)/data/raw
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help install data export clean-nbs lint pylint check-clean check-export readme-check readme-results check fast-tests test format lock lab clean
+.PHONY: help install data export clean-nbs lint pylint check-clean check-export readme-check readme-results layers check fast-tests test format lock lab clean
 
 # The six targets a newcomer needs first; `make` lists them, then the rest under the Makefile's `# ---- Topic ----`
 # headings.
@@ -99,6 +99,10 @@ pylint: install ## pylint alone: the package and the notebooks (nbqa) against th
 readme-check: install ## fail if the README's results or Start here table differ from reports/ and the notebooks
 	@$(BIN)/python tools/readme_results.py --check
 	@$(BIN)/python bench/lesson_stats.py --check-readme > /dev/null
+	@$(BIN)/python tools/layers.py --check
+
+layers: install ## draw the package's layers and their imports into the README (tools/layers.py)
+	$(BIN)/python tools/layers.py --readme
 
 readme-results: install ## write the README's results from the committed metrics files (reports/)
 	$(BIN)/python tools/readme_results.py
@@ -219,7 +223,7 @@ bench-lightning: install data ## time the Lightning Trainer against a hand-writt
 BUILD ?= _build
 EXECUTED_NBS := $(BUILD)/executed
 # Keyed on the contents of the notebooks and the package (nbdev-export rewrites every module, so mtimes say nothing).
-EXECUTED_STAMP := $(EXECUTED_NBS)/.executed-$(shell cat $(NBS)/*.ipynb $(PACKAGE)/*.py 2>/dev/null | md5sum | cut -c1-12)
+EXECUTED_STAMP := $(EXECUTED_NBS)/.executed-$(shell cat $(NBS)/*.ipynb $(sort $(shell find $(PACKAGE) -name "*.py")) 2>/dev/null | md5sum | cut -c1-12)
 SITE_SRC := $(BUILD)/site-src
 SITE := $(BUILD)/html
 DOCS_JOBS ?= 2

@@ -12,7 +12,7 @@ Trainer runs them through `training_step`/`validation_step` and logs them with
 report the same final validation MAD, which shows they did the same work. The two alternate `--repeats` times in
 this process after one uncounted warm-up round; the script prints each median and, last, `ratio: X.XX`
 (Lightning / plain). Both run on the portable CPU kernels that the training commands pin
-(mlops_tutorial.train.use_portable_cpu_kernels) unless `--kernels native`. `--quick` (3 epochs, one repeat, a few
+(mlops_tutorial.core.train.use_portable_cpu_kernels) unless `--kernels native`. `--quick` (3 epochs, one repeat, a few
 seconds) is what CI can run; its ratio is dominated by the Trainer's fixed start-up cost, not its cost per epoch.
 """
 import argparse
@@ -24,9 +24,9 @@ import warnings
 import pytorch_lightning as pl
 import torch
 
-from mlops_tutorial.config import TrainConfig
-from mlops_tutorial.model import LitWineModel, WineDataModule, make_trainer
-from mlops_tutorial.train import use_portable_cpu_kernels
+from mlops_tutorial.core.config import TrainConfig
+from mlops_tutorial.core.model import LitWineModel, WineDataModule, make_trainer
+from mlops_tutorial.core.train import use_portable_cpu_kernels
 
 DEFAULTS = TrainConfig()  # pydantic keeps field defaults on instances, not as class attributes
 

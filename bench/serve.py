@@ -30,7 +30,7 @@ from fastapi import HTTPException
 
 from mlops_tutorial.beyond.serve import (BadRequest, WineService, bind_socket, load_test, pipeline_outputs, serving,
                                          validate_wine_request)
-from mlops_tutorial.data import FEATURES, load_wine
+from mlops_tutorial.core.data import FEATURES, load_wine
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,10 +18,10 @@ In one process, on the table the train stage reads (`paths.train_table`, data/fe
   and weight decay, the same epochs and rows per step, and one validation pass per epoch (its MAD).
 It prints the seconds, `stage / floor` (goal <= 2) and `lightning / module loop` (goal <= 1.3), and then stage and
 floor against the number of training rows on the red, the white and both wines, each validated and featurized as
-the pipeline does (mlops_tutorial.data, mlops_tutorial.features; the red table is checked against the stage's file,
+the pipeline does (mlops_tutorial.core.data, mlops_tutorial.core.features; the red table is checked against the stage's file,
 and stands in for it where `dvc repro featurize` has not written it).
 Every timing runs after an uncounted two-epoch warm-up of the same kind, with one torch thread and, unless
-`--kernels native`, the portable CPU kernels the training commands pin (mlops_tutorial.train.use_portable_cpu_kernels).
+`--kernels native`, the portable CPU kernels the training commands pin (mlops_tutorial.core.train.use_portable_cpu_kernels).
 `--quick` trains 5 epochs (a few seconds of training; what CI can run): its ratios weigh start-up costs, not epochs.
 """
 import argparse
@@ -39,11 +39,11 @@ import torch
 from torch import nn
 
 from lightning_overhead import new_model, plain_loop
-from mlops_tutorial.config import TrainConfig, load_params
-from mlops_tutorial.data import WineDataError, fetch_wine, read_wine_csv
-from mlops_tutorial.features import featurize
-from mlops_tutorial.model import MAX_QUALITY, WineDataModule, median_score, train_model
-from mlops_tutorial.train import read_table, use_portable_cpu_kernels
+from mlops_tutorial.core.config import TrainConfig, load_params
+from mlops_tutorial.core.data import WineDataError, fetch_wine, read_wine_csv
+from mlops_tutorial.core.features import featurize
+from mlops_tutorial.core.model import MAX_QUALITY, WineDataModule, median_score, train_model
+from mlops_tutorial.core.train import read_table, use_portable_cpu_kernels
 
 
 class FitTimer(pl.Callback):

@@ -13,8 +13,8 @@ import pytest
 
 # pytest-playwright's launch arguments, set for every test here (pytest finds fixtures imported into a conftest).
 from browser import browser_type_launch_args, page_errors  # pylint: disable=unused-import
-from mlops_tutorial import cli
-from mlops_tutorial.data import fetch_wine
+from mlops_tutorial.core import cli
+from mlops_tutorial.core.data import fetch_wine
 
 # pytest-playwright 0.10 defines `base_url` (which its browser_context_args reads) as a session-scoped fixture method
 # of a class, which pytest 9 deprecates: their warning, not this project's.

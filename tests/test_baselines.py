@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_tutorial import cli
-from mlops_tutorial.config import TrainConfig, load_params
-from mlops_tutorial.data import TARGET, read_wine_csv, write_table
-from mlops_tutorial.features import featurize
-from mlops_tutorial.metrics import quality_metrics
-from mlops_tutorial.model import predict_quality, train_model
-from mlops_tutorial.split import split_wine
+from mlops_tutorial.core import cli
+from mlops_tutorial.core.config import TrainConfig, load_params
+from mlops_tutorial.core.data import TARGET, read_wine_csv, write_table
+from mlops_tutorial.core.features import featurize
+from mlops_tutorial.core.metrics import quality_metrics
+from mlops_tutorial.core.model import predict_quality, train_model
+from mlops_tutorial.core.split import split_wine
 from project import ROOT
 
 MARGIN = {"mad": 0.1, "acc_t05": 0.1}  # at least this much better than each trivial predictor

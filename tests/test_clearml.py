@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.tracking import (OFFLINE_CONFIG, describe_session, offline_sessions, read_artifacts,
+from mlops_tutorial.lessons.clearml_tracking import (OFFLINE_CONFIG, describe_session, offline_sessions, read_artifacts,
                                      read_parameters, read_plot, read_scalars, read_task_record)
 from project import ROOT, assert_refused
 
@@ -48,7 +48,7 @@ def tracked_session(tmp_path_factory) -> dict:
     code = """
         import json, sys, time
         from pathlib import Path
-        from mlops_tutorial.tracking import record_results, report_confusion, tracked_training
+        from mlops_tutorial.lessons.clearml_tracking import record_results, report_confusion, tracked_training
         metrics_file = Path(sys.argv[1]) / "metrics.json"
         metrics_file.write_text(json.dumps({"mad": 0.5}))
         with tracked_training("close timing", {"learning_rate": 0.01, "max_epochs": 3}, enabled=True) as task:
@@ -84,7 +84,7 @@ def test_reading_a_folder_that_is_no_session_names_it(tmp_path):
 
 def test_tracking_is_off_unless_asked(tmp_path):
     code = """
-        from mlops_tutorial.tracking import tracked_training
+        from mlops_tutorial.lessons.clearml_tracking import tracked_training
         with tracked_training("not recorded", {"seed": 0}) as task:
             print("task:", task)
     """
@@ -95,7 +95,7 @@ def test_tracking_is_off_unless_asked(tmp_path):
 
 def test_a_failing_tracked_run_is_still_closed_and_the_error_propagates(tmp_path):
     code = """
-        from mlops_tutorial.tracking import tracked_training
+        from mlops_tutorial.lessons.clearml_tracking import tracked_training
         with tracked_training("doomed run", {"seed": 0}, enabled=True):
             raise RuntimeError("training diverged")
     """
@@ -108,7 +108,7 @@ def test_a_failing_tracked_run_is_still_closed_and_the_error_propagates(tmp_path
 @pytest.mark.parametrize("arguments, message", [(["--folds", "1"], "argument --folds: invalid choice"),
                                                (["--max-epochs", "0"], "--max-epochs: max_epochs: 0 is not allowed")])
 def test_bad_pipeline_input_is_refused_before_a_session_starts(tmp_path, arguments, message):
-    result = run_python("-m", tmp_path, "mlops_tutorial.pipeline", "run", "--model-dir", str(tmp_path / "model"),
+    result = run_python("-m", tmp_path, "mlops_tutorial.lessons.clearml_pipeline", "run", "--model-dir", str(tmp_path / "model"),
                         *arguments)
     assert_refused(result.returncode, result.stderr, message)
     assert not offline_sessions(tmp_path), "a ClearML session was started for input that was refused"
@@ -117,7 +117,7 @@ def test_bad_pipeline_input_is_refused_before_a_session_starts(tmp_path, argumen
 def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
     code = """
         from clearml import Task
-        from mlops_tutorial.pipeline import PipelineStepError, build_controller, verify_controller_run
+        from mlops_tutorial.lessons.clearml_pipeline import PipelineStepError, build_controller, verify_controller_run
         Task.set_offline(True)
         pipe = build_controller(n_folds=2)
         pipe.start_locally(run_pipeline_steps_locally=True)
@@ -135,7 +135,7 @@ def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
 
 @pytest.mark.slow
 def test_tracked_training_command_records_an_offline_session_when_asked(tmp_path):
-    command = [sys.executable, "-m", "mlops_tutorial.tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
+    command = [sys.executable, "-m", "mlops_tutorial.lessons.clearml_tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
                "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "3", "--ensemble-size", "1"]
     env = {**clearml_env(tmp_path / "cache"), "MLOPS_TUTORIAL_CLEARML": "offline"}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -147,7 +147,7 @@ def test_tracked_training_command_records_an_offline_session_when_asked(tmp_path
 
 
 def test_tracked_training_command_without_the_switch_records_nothing(tmp_path):
-    command = [sys.executable, "-m", "mlops_tutorial.tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
+    command = [sys.executable, "-m", "mlops_tutorial.lessons.clearml_tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
                "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "1", "--ensemble-size", "1"]
     env = {key: value for key, value in clearml_env(tmp_path / "cache").items() if key != "MLOPS_TUTORIAL_CLEARML"}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -157,7 +157,7 @@ def test_tracked_training_command_without_the_switch_records_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_pipeline_cli_runs_offline_and_reports_every_fold(tmp_path):
-    result = run_python("-m", tmp_path, "mlops_tutorial.pipeline", "run", "--folds", "2", "--max-epochs", "2",
+    result = run_python("-m", tmp_path, "mlops_tutorial.lessons.clearml_pipeline", "run", "--folds", "2", "--max-epochs", "2",
                         "--model-dir", str(tmp_path / "model"), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     session = offline_sessions(tmp_path)[-1]
@@ -166,7 +166,7 @@ def test_pipeline_cli_runs_offline_and_reports_every_fold(tmp_path):
     assert len(fold_rows) == 2
     assert set(json.loads((tmp_path / "model" / "cv_metrics.json").read_text())) == {
         "mad", "acc_t025", "acc_t05", "acc_t1", "kappa"}
-    from mlops_tutorial.data import load_wine  # pylint: disable=import-outside-toplevel  # torch only when it runs
-    from mlops_tutorial.model import LitWineModel, predict_quality  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.data import load_wine  # pylint: disable=import-outside-toplevel  # torch only when it runs
+    from mlops_tutorial.core.model import LitWineModel, predict_quality  # pylint: disable=import-outside-toplevel
     predicted = predict_quality(LitWineModel.load_from_checkpoint(tmp_path / "model" / "last.ckpt"), load_wine().head())
     assert ((predicted > 2) & (predicted < 9)).all()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.data import WINE_FILES
+from mlops_tutorial.core.data import WINE_FILES
 from project import ROOT
 
 pytestmark = pytest.mark.timeout(300)
@@ -18,8 +18,8 @@ PRELUDE = """
 import json, sys
 from pathlib import Path
 from clearml import Dataset, Task
-from mlops_tutorial.datasets import CapturedWarnings, add_files_when_ready, dataset_state, zip_holds_bytes
-from mlops_tutorial.tracking import PROJECT, use_offline_config
+from mlops_tutorial.lessons.clearml_datasets import CapturedWarnings, add_files_when_ready, dataset_state, zip_holds_bytes
+from mlops_tutorial.lessons.clearml_tracking import PROJECT, use_offline_config
 use_offline_config()
 Dataset.set_offline(True)
 wine = Path(sys.argv[1])

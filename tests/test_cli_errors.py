@@ -1,4 +1,4 @@
-"""Bad input to every job of the console script `mlops-tutorial` (mlops_tutorial.cli.main), in-process: one line
+"""Bad input to every job of the console script `mlops-tutorial` (mlops_tutorial.core.cli.main), in-process: one line
 `error: <file or flag>: …`, exit code 2 (see nbs/00d_cli.ipynb), no traceback, and nothing written where the outputs
 would go."""
 from pathlib import Path
@@ -6,9 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlops_tutorial import data, evaluate, features, holdout, pipeline, scores, tracking, train
-from mlops_tutorial import cli
-from mlops_tutorial.data import read_wine_csv
+from mlops_tutorial.core import data
+from mlops_tutorial.core import evaluate
+from mlops_tutorial.core import features
+from mlops_tutorial.core import holdout
+from mlops_tutorial.lessons import clearml_pipeline as pipeline
+from mlops_tutorial.lessons import dvc_scores as scores
+from mlops_tutorial.lessons import clearml_tracking as tracking
+from mlops_tutorial.core import train
+from mlops_tutorial.core import cli
+from mlops_tutorial.core.data import read_wine_csv
 from project import assert_refused
 
 GOOD_PARAMS = "featurize:\n  n_components: 2\ntrain:\n  max_epochs: 2\n  ensemble_size: 1\n"

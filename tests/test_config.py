@@ -1,10 +1,10 @@
-"""mlops_tutorial.config: every bad hyperparameter, unknown key or rule that joins two fields is refused with the
+"""mlops_tutorial.core.config: every bad hyperparameter, unknown key or rule that joins two fields is refused with the
 source, the key, the value and the rule, before any training; a validated config cannot be changed."""
 import re
 
 import pytest
 
-from mlops_tutorial.config import ConfigError, TrainConfig, load_params, read_yaml, validated
+from mlops_tutorial.core.config import ConfigError, TrainConfig, load_params, read_yaml, validated
 from project import ROOT
 
 

@@ -1,4 +1,4 @@
-"""Bad-input battery for mlops_tutorial.data: each malformed file is refused with a WineDataError naming the problem,
+"""Bad-input battery for mlops_tutorial.core.data: each malformed file is refused with a WineDataError naming the problem,
 and a fetch of a malformed file leaves nothing at its destination."""
 import hashlib
 from pathlib import Path
@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_tutorial.data import (COLUMNS, MIRROR_VARIABLE, WINE_FILES, WineDataError, fetch_wine, fetch_wine_file,
+from mlops_tutorial.core.data import (COLUMNS, MIRROR_VARIABLE, WINE_FILES, WineDataError, fetch_wine, fetch_wine_file,
                                  read_wine_csv)
-from mlops_tutorial.split import split_wine
+from mlops_tutorial.core.split import split_wine
 
 
 def replace_line(text: str, number: int, transform) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-from mlops_tutorial.data import fetch_wine
+from mlops_tutorial.core.data import fetch_wine
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"

@@ -11,7 +11,7 @@ import yaml
 from dvc.utils.serialize import load_py
 
 from dvc_tree import REPOSITORY, changed_dependencies, copy_tree, reproduced_tree, status
-from mlops_tutorial.cli import COMMANDS
+from mlops_tutorial.core.cli import COMMANDS
 
 pytestmark = pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarning")  # DVC's use of pygtrie
 PACKAGE = "mlops_tutorial"
@@ -21,7 +21,7 @@ SPLIT_CODE = ("split", "split_wine")  # module and function of the train/test sp
 
 
 def module_file(module: str, root: Path = REPOSITORY) -> Path:
-    "The source file of a package module (`mlops_tutorial.data` -> mlops_tutorial/data.py)."
+    "The source file of a package module (`mlops_tutorial.core.data` -> mlops_tutorial/core/data.py)."
     return root.joinpath(*module.split(".")).with_suffix(".py")
 
 
@@ -54,7 +54,7 @@ def stages(root: Path = REPOSITORY) -> dict:
 
 
 def command_modules(stage: dict) -> list:
-    "The package modules a stage's command runs: `mlops-tutorial NAME` runs mlops_tutorial.cli and NAME's module."
+    "The package modules a stage's command runs: `mlops-tutorial NAME` runs mlops_tutorial.core.cli and NAME's module."
     commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
     names = [name for command in commands for name in CONSOLE_COMMAND.findall(" ".join(command.split()))]
     return [module for name in names for module in (f"{PACKAGE}.cli", f"{PACKAGE}.{COMMANDS[name][0]}")]

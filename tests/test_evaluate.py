@@ -1,14 +1,14 @@
-"""`python -m mlops_tutorial.evaluate` and the cross-validation routine it shares with the ClearML pipeline: both
+"""`python -m mlops_tutorial.core.evaluate` and the cross-validation routine it shares with the ClearML pipeline: both
 protocols written with their settings, three models, five metrics; grouped folds never split a duplicated wine."""
 import json
 
 import numpy as np
 import pytest
 
-from mlops_tutorial.data import TARGET, read_wine_csv
-from mlops_tutorial.evaluate import fit_predict_svr, main
-from mlops_tutorial.metrics import METRIC_NAMES, cross_validate
-from mlops_tutorial.split import duplicate_groups
+from mlops_tutorial.core.data import TARGET, read_wine_csv
+from mlops_tutorial.core.evaluate import fit_predict_svr, main
+from mlops_tutorial.core.metrics import METRIC_NAMES, cross_validate
+from mlops_tutorial.core.split import duplicate_groups
 
 
 @pytest.mark.slow

@@ -7,8 +7,12 @@ import types
 
 import pytest
 
-from mlops_tutorial import cluster, datasets, exercises, mlflow_runs, remote  # pylint: disable=unused-import
-from mlops_tutorial.exercises import EXERCISES, Exercise, NotYet, exercise, get
+from mlops_tutorial.beyond import cluster  # pylint: disable=unused-import
+from mlops_tutorial.lessons import clearml_datasets as datasets
+from mlops_tutorial.lessons import exercises
+from mlops_tutorial.beyond import mlflow_runs
+from mlops_tutorial.beyond import dvc_remote as remote
+from mlops_tutorial.lessons.exercises import EXERCISES, Exercise, NotYet, exercise, get
 from project import ROOT
 
 # The lessons 03c, 03d, 04c and 05b register their exercises when their modules (imported above) are imported.

@@ -1,5 +1,5 @@
 """Integration checks of the project's front door: the data CLI, the Makefile's install stamp and lint gate, the
-notebook-cleanliness check, and the promise that `mlops_tutorial.data` stays light."""
+notebook-cleanliness check, and the promise that `mlops_tutorial.core.data` stays light."""
 import json
 import subprocess
 import sys
@@ -17,18 +17,18 @@ def run(*command, cwd=ROOT) -> subprocess.CompletedProcess:
 
 
 def test_data_module_does_not_import_heavy_libraries():
-    probe = f"import sys, json, mlops_tutorial.data; print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))"
+    probe = f"import sys, json, mlops_tutorial.core.data; print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))"
     result = run(sys.executable, "-c", probe)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
 
 
 def test_data_cli_validates_good_and_refuses_bad_files(red_wine_file, tmp_path):
-    good = run(sys.executable, "-m", "mlops_tutorial.data", "validate", str(red_wine_file))
+    good = run(sys.executable, "-m", "mlops_tutorial.core.data", "validate", str(red_wine_file))
     assert good.returncode == 0 and "1599 rows, 240 duplicates" in good.stdout
     bad_file = tmp_path / "bad.csv"
     bad_file.write_text(red_wine_file.read_text(encoding="utf-8").replace("9.4", "-9.4", 1), encoding="utf-8")
-    bad = run(sys.executable, "-m", "mlops_tutorial.data", "validate", str(bad_file))
+    bad = run(sys.executable, "-m", "mlops_tutorial.core.data", "validate", str(bad_file))
     assert bad.returncode == 2 and str(bad_file) in bad.stderr and "'alcohol'" in bad.stderr
 
 
@@ -48,13 +48,13 @@ def notebook_file(path: Path, *cells: str) -> Path:
 
 def lint_command(notebook: Path, **thresholds) -> str:
     """The pylint command of `make lint` (read with `make -n`, so nothing is rewritten) with `thresholds` set, on the
-    stdlib-only module mlops_tutorial/cli.py instead of the package and on `notebook` instead of nbs/."""
+    stdlib-only module mlops_tutorial/core/cli.py instead of the package and on `notebook` instead of nbs/."""
     recipe = run("make", "--no-print-directory", "-n", "lint",
                  *(f"{name}={value}" for name, value in thresholds.items())).stdout.splitlines()
     (command,) = [line for line in recipe if "tools/pylint_gates.py" in line]
     assert " --package mlops_tutorial " in command and " nbs --nbqa-shell" in command
     assert all(f" {value} " in command for value in thresholds.values())
-    return (command.lstrip("@").replace(" --package mlops_tutorial ", " --package mlops_tutorial/cli.py ")
+    return (command.lstrip("@").replace(" --package mlops_tutorial ", " --package mlops_tutorial/core/cli.py ")
             .replace(" nbs --nbqa-shell", f" {notebook} --nbqa-shell"))
 
 

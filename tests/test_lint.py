@@ -1,4 +1,4 @@
-"""Tests for mlops_tutorial.lint and the project's lint gate (pre-commit hooks, secrets scan, thresholds)."""
+"""Tests for mlops_tutorial.lessons.linters and the project's lint gate (pre-commit hooks, secrets scan, thresholds)."""
 
 import json
 import shlex
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_tutorial.lint import LintError, lint_score, tool
-from mlops_tutorial.makefile import parse_makefile
+from mlops_tutorial.lessons.linters import LintError, lint_score, tool
+from mlops_tutorial.lessons.makefile import parse_makefile
 from project import ROOT
 
 pytestmark = pytest.mark.timeout(120)

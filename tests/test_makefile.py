@@ -1,4 +1,4 @@
-"""Tests for mlops_tutorial.makefile (nbs/01x_makefile_parser.ipynb): the project's own Makefile and small ones in tmp_path."""
+"""Tests for mlops_tutorial.lessons.makefile (nbs/01x_makefile_parser.ipynb): the project's own Makefile and small ones in tmp_path."""
 
 import re
 import shutil
@@ -9,7 +9,7 @@ import pytest
 
 import networkx as nx
 
-from mlops_tutorial.makefile import (
+from mlops_tutorial.lessons.makefile import (
     MakefileError,
     build_order,
     disagreements,

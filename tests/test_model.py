@@ -1,4 +1,4 @@
-"""mlops_tutorial.model on the real red wines: determinism, resuming from the last checkpoint, tables other than the raw
+"""mlops_tutorial.core.model on the real red wines: determinism, resuming from the last checkpoint, tables other than the raw
 wine file, feature statistics from training rows only, members of the batched ensemble that never mix.
 (TrainConfig's refusals: tests/test_config.py.)"""
 import numpy as np
@@ -7,10 +7,10 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from mlops_tutorial.config import TrainConfig
-from mlops_tutorial.data import TARGET, WineDataError, read_wine_csv
-from mlops_tutorial.metrics import METRIC_NAMES, quality_metrics
-from mlops_tutorial.model import LitWineModel, WineDataModule, predict_quality, train_model
+from mlops_tutorial.core.config import TrainConfig
+from mlops_tutorial.core.data import TARGET, WineDataError, read_wine_csv
+from mlops_tutorial.core.metrics import METRIC_NAMES, quality_metrics
+from mlops_tutorial.core.model import LitWineModel, WineDataModule, predict_quality, train_model
 
 
 pytestmark = pytest.mark.slow  # each test trains on the full red wine file

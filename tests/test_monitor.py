@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from mlops_tutorial.beyond.monitor import alarm_rates, drift_report, holm, mixed_batches, read_features
-from mlops_tutorial.config import load_params
-from mlops_tutorial.data import FEATURES, fetch_wine, load_wine
-from mlops_tutorial.features import main as featurize_main
+from mlops_tutorial.core.config import load_params
+from mlops_tutorial.core.data import FEATURES, fetch_wine, load_wine
+from mlops_tutorial.core.features import main as featurize_main
 from project import ROOT
 
 MONITOR = [sys.executable, "-m", "mlops_tutorial.beyond.monitor"]

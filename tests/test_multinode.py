@@ -10,18 +10,18 @@ import time
 import pytest
 import torch
 
-from mlops_tutorial.cluster import slurm_script, wait_for_nodes
-from mlops_tutorial.servers import group_alive, start_in_own_group, stop_group
-from mlops_tutorial.cluster import main as cluster_main
-from mlops_tutorial.train import build_parser as build_train_parser
+from mlops_tutorial.beyond.cluster import slurm_script, wait_for_nodes
+from mlops_tutorial.core.servers import group_alive, start_in_own_group, stop_group
+from mlops_tutorial.beyond.cluster import main as cluster_main
+from mlops_tutorial.core.train import build_parser as build_train_parser
 from project import ROOT, assert_refused
 
 pytestmark = pytest.mark.timeout(900)
 
 
 def cluster(*arguments, timeout: int = 800) -> subprocess.CompletedProcess:
-    "`python -m mlops_tutorial.cluster ARGUMENTS` from the repository root."
-    return subprocess.run([sys.executable, "-m", "mlops_tutorial.cluster", *map(str, arguments)], cwd=ROOT,
+    "`python -m mlops_tutorial.beyond.cluster ARGUMENTS` from the repository root."
+    return subprocess.run([sys.executable, "-m", "mlops_tutorial.beyond.cluster", *map(str, arguments)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -35,7 +35,7 @@ def test_two_nodes_finish_only_rank_0_writes_and_match_one_process(tmp_path, red
     assert "[node 0] trained 30 epochs in 2 process(es) (gloo)" in output
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in output and "[node 1] trained" not in output
     assert sorted(path.name for path in (tmp_path / "nodes").iterdir()) == ["metrics.json", "model.ckpt"]
-    single = subprocess.run([sys.executable, "-m", "mlops_tutorial.train", *map(str, common), "--accelerator", "cpu",
+    single = subprocess.run([sys.executable, "-m", "mlops_tutorial.core.train", *map(str, common), "--accelerator", "cpu",
                              "--checkpoint", str(tmp_path / "one/model.ckpt"),
                              "--metrics", str(tmp_path / "one/metrics.json")],
                             cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
@@ -85,7 +85,7 @@ def test_slurm_script_runs_the_training_command_with_srun(tmp_path, run):
     assert "#SBATCH --nodes=3\n" in script and "#SBATCH --ntasks-per-node=4  # = Trainer(devices=...)\n" in script
     srun = shlex.split(script.strip().splitlines()[-1])
     parsed = build_train_parser().parse_args(srun[4:])
-    assert srun[:4] == ["srun", "python", "-m", "mlops_tutorial.train"]
+    assert srun[:4] == ["srun", "python", "-m", "mlops_tutorial.core.train"]
     assert (parsed.num_nodes, parsed.devices, parsed.strategy, parsed.max_epochs) == (3, 4, "ddp", 50)
     (tmp_path / "train.sbatch").write_text(script, encoding="utf-8")
     assert subprocess.run(["bash", "-n", str(tmp_path / "train.sbatch")], check=False).returncode == 0

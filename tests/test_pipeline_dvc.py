@@ -15,7 +15,7 @@ from dvc_tree import (BIN, REPOSITORY, SHORTENED, cached_outputs, changed_depend
                       dvc_environment,
                       locked_outputs, md5, read_yaml, repro, reproduced_tree, set_params, status,
                       subprocess_environment)
-from mlops_tutorial.scores import check_cache
+from mlops_tutorial.lessons.dvc_scores import check_cache
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600),  # the first test of a session waits for the one repro
               pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarning")]  # DVC's use of pygtrie

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.servers import answers, group_alive
-from mlops_tutorial.remote import S3Credentials, serve_s3
-from mlops_tutorial.scratch import ScratchRepository
+from mlops_tutorial.core.servers import answers, group_alive
+from mlops_tutorial.beyond.dvc_remote import S3Credentials, serve_s3
+from mlops_tutorial.lessons.dvc_scratch import ScratchRepository
 from project import ROOT, assert_refused
 
 pytestmark = pytest.mark.timeout(300)
@@ -126,8 +126,8 @@ def test_server_is_stopped_when_the_block_fails(tmp_path, credentials):
 
 
 def run_server_command(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    "`python -m mlops_tutorial.remote ARGUMENTS`, which must fail before it serves."
-    return subprocess.run([sys.executable, "-m", "mlops_tutorial.remote", *arguments], cwd=ROOT, env=env,
+    "`python -m mlops_tutorial.beyond.dvc_remote ARGUMENTS`, which must fail before it serves."
+    return subprocess.run([sys.executable, "-m", "mlops_tutorial.beyond.dvc_remote", *arguments], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

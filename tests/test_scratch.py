@@ -1,4 +1,4 @@
-"""The scratch DVC repository of tutorials 04 and 04d (`mlops_tutorial.scratch`): `ScratchRepository` runs, prints
+"""The scratch DVC repository of tutorials 04 and 04d (`mlops_tutorial.lessons.dvc_scratch`): `ScratchRepository` runs, prints
 and masks; `wine_pipeline` rebuilds in one call the repository tutorial 04 builds cell by cell, so that 04d can start
 from it: up to date, committed, and pushed."""
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_tutorial.scratch import (EVALUATE_SCRIPT, FEATURIZE_PARAMS, FOREST_PARAMS, REC_PLOT, TRAIN_SCRIPT,
+from mlops_tutorial.lessons.dvc_scratch import (EVALUATE_SCRIPT, FEATURIZE_PARAMS, FOREST_PARAMS, REC_PLOT, TRAIN_SCRIPT,
                                     ScratchRepository, md5, wine_pipeline)
 
 

@@ -19,8 +19,8 @@ import yaml
 
 from mlops_tutorial.beyond.serve import (MAX_BODY_BYTES, Featurizer, load_test, pipeline_outputs, read_request_log,
                                          serving)
-from mlops_tutorial.config import load_params
-from mlops_tutorial.data import FEATURES
+from mlops_tutorial.core.config import load_params
+from mlops_tutorial.core.data import FEATURES
 from project import ROOT
 
 PARAMS = load_params(ROOT / "params.yaml").paths
@@ -65,8 +65,8 @@ def test_predict_answers_a_grade_and_names_the_model(server, red_wines):
 
 
 def test_the_server_predicts_what_the_holdout_stage_predicts(server, outputs, red_wines):
-    from mlops_tutorial.holdout import load_model  # pylint: disable=import-outside-toplevel
-    from mlops_tutorial.model import predict_quality  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.holdout import load_model  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.model import predict_quality  # pylint: disable=import-outside-toplevel
     table = pd.read_csv(outputs["test"]).head(40)
     expected = predict_quality(load_model(outputs["checkpoint"]), table)
     served = [httpx.post(f"{server.url}/predict", json=wine).json()["quality"] for wine in red_wines[:40]]

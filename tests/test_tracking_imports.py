@@ -1,4 +1,4 @@
-"""The train stage's command, `python -m mlops_tutorial.tracking train`, imports ClearML only when tracking is on
+"""The train stage's command, `python -m mlops_tutorial.lessons.clearml_tracking train`, imports ClearML only when tracking is on
 (tutorial 05): a fresh interpreter trains for one epoch and reports which packages it loaded. ClearML takes seconds to
 import, and the pipeline's train stage runs this command whether or not $MLOPS_TUTORIAL_CLEARML asks for a record."""
 import json
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # fresh interpreters that import torch and Lightning and train
 TRAIN_AND_REPORT = """
 import json, sys
-from mlops_tutorial.tracking import main
+from mlops_tutorial.lessons.clearml_tracking import main
 main(sys.argv[1:])
 print("loaded:", json.dumps({package: package in sys.modules for package in ("clearml", "pytorch_lightning")}))
 """

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.cluster import tensorboard_command
-from mlops_tutorial.servers import answers, background_server, free_port, group_alive
+from mlops_tutorial.beyond.cluster import tensorboard_command
+from mlops_tutorial.core.servers import answers, background_server, free_port, group_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def dark_pixels(png: bytes) -> int:
 def tensorboard_logs(tmp_path_factory, red_wine_file) -> Path:
     "TensorBoard event files of a short run of the training command (`--log-dir`)."
     folder = tmp_path_factory.mktemp("tensorboard-run")
-    result = subprocess.run([sys.executable, "-m", "mlops_tutorial.train", "--data", str(red_wine_file), *SHORT_RUN,
+    result = subprocess.run([sys.executable, "-m", "mlops_tutorial.core.train", "--data", str(red_wine_file), *SHORT_RUN,
                              "--log-dir", str(folder / "logs"), "--checkpoint", str(folder / "model.ckpt"),
                              "--metrics", str(folder / "metrics.json")],
                             cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
@@ -76,7 +76,7 @@ def test_tensorboard_shows_the_run_and_its_loss_curve(tensorboard_logs, page):
 
 
 def test_mlflow_ui_shows_a_run_logged_over_http(tmp_path, page, red_wine_file):
-    from mlops_tutorial.mlflow_runs import mlflow_server, server_url, train_logged  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.beyond.mlflow_runs import mlflow_server, server_url, train_logged  # pylint: disable=import-outside-toplevel
 
     with mlflow_server(tmp_path / "mlflow.db", tmp_path / "artifacts") as server:
         tracking_uri = server_url(server)
@@ -98,7 +98,7 @@ def test_mlflow_ui_shows_a_run_logged_over_http(tmp_path, page, red_wine_file):
 
 def test_mlflow_ui_command_serves_until_ctrl_c(tmp_path, red_wine_file):
     port = free_port()
-    command = [sys.executable, "-m", "mlops_tutorial.mlflow_runs", "serve", "--store", str(tmp_path / "mlflow.db"),
+    command = [sys.executable, "-m", "mlops_tutorial.beyond.mlflow_runs", "serve", "--store", str(tmp_path / "mlflow.db"),
                "--port", str(port), "--train", "--run-name", "from-make", "--", "--data", str(red_wine_file),
                *SHORT_RUN]
     # A shell that runs this suite in the background (`make test &`) hands its children SIGINT ignored, and Python
@@ -125,7 +125,7 @@ def test_mlflow_ui_command_serves_until_ctrl_c(tmp_path, red_wine_file):
     (["serve", "--store", "{tmp}/m.db", "--", "--max-epochs", "3"], "need --train"),
 ])
 def test_mlflow_ui_command_refuses_bad_input(tmp_path, arguments, message):
-    result = subprocess.run([sys.executable, "-m", "mlops_tutorial.mlflow_runs",
+    result = subprocess.run([sys.executable, "-m", "mlops_tutorial.beyond.mlflow_runs",
                              *(part.format(tmp=tmp_path) for part in arguments)],
                             cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2 and result.stderr.startswith("error: ")

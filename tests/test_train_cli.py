@@ -1,4 +1,4 @@
-"""`python -m mlops_tutorial.train` as DVC runs it, in-process: params file plus flags, the files it writes, bad values
+"""`python -m mlops_tutorial.core.train` as DVC runs it, in-process: params file plus flags, the files it writes, bad values
 refused before training, a featurized table, resuming; and two-process DDP in a real `python -m` launch."""
 import os
 import subprocess
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mlops_tutorial.data import read_wine_csv
-from mlops_tutorial.metrics import read_metrics
-from mlops_tutorial.model import LitWineModel, predict_quality
-from mlops_tutorial.train import main
+from mlops_tutorial.core.data import read_wine_csv
+from mlops_tutorial.core.metrics import read_metrics
+from mlops_tutorial.core.model import LitWineModel, predict_quality
+from mlops_tutorial.core.train import main
 from project import ROOT
 
 QUICK = ["--max-epochs", 3, "--ensemble-size", 1]
@@ -67,7 +67,7 @@ def test_log_dir_gets_csv_and_tensorboard_logs(run, red_sample_file, tmp_path):
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(red_sample_file, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "mlops_tutorial.train", "--data", str(red_sample_file),
+    result = subprocess.run([sys.executable, "-m", "mlops_tutorial.core.train", "--data", str(red_sample_file),
                              "--strategy", "ddp", "--devices", "2", "--accelerator", "cpu", *map(str, QUICK),
                              *map(str, outputs(tmp_path))], cwd=ROOT, capture_output=True, text=True, timeout=300,
                             check=False)
@@ -94,7 +94,7 @@ def test_the_same_weights_on_every_cpu(red_sample_file, tmp_path):
     weights = {}
     for cpu, variables in SIMULATED_CPUS.items():
         environment = {**os.environ, **variables, "MLOPS_TUTORIAL_CLEARML": "offline"}
-        command = [sys.executable, "-m", "mlops_tutorial.tracking", "train", "--data", red_sample_file, *QUICK,
+        command = [sys.executable, "-m", "mlops_tutorial.lessons.clearml_tracking", "train", "--data", red_sample_file, *QUICK,
                    *outputs(tmp_path / cpu)]
         result = subprocess.run(list(map(str, command)), cwd=ROOT, env=environment, capture_output=True, text=True,
                                 timeout=300, check=False)

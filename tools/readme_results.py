@@ -5,15 +5,15 @@
 
 The figures come from reports/evaluation.json (the `evaluate` stage: cross-validation, both protocols) and
 reports/test.json (the `holdout` stage), the paths that params.yaml names; the paper's row from
-mlops_tutorial.metrics.PAPER_TABLE2.
+mlops_tutorial.core.metrics.PAPER_TABLE2.
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
-from mlops_tutorial.config import load_params
-from mlops_tutorial.metrics import PAPER_TABLE2, read_metrics
+from mlops_tutorial.core.config import load_params
+from mlops_tutorial.core.metrics import PAPER_TABLE2, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

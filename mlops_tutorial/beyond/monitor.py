@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from .. import cli
-from ..config import load_params
-from ..data import FEATURES, detect_delimiter, read_text, snake_case
+from ..core import cli
+from ..core.config import load_params
+from ..core.data import FEATURES, detect_delimiter, read_text, snake_case
 
 # %% ../../nbs/06b_monitor.ipynb #de1260b1
 def holm(p_values) -> np.ndarray:

@@ -30,11 +30,11 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .. import cli
-from ..servers import LOCALHOST, background_server, free_port
-from ..config import load_params
-from ..data import FEATURES, WINE_SCHEMA, fetch_wine
-from ..train import use_portable_cpu_kernels
+from ..core import cli
+from ..core.servers import LOCALHOST, background_server, free_port
+from ..core.config import load_params
+from ..core.data import FEATURES, WINE_SCHEMA, fetch_wine
+from ..core.train import use_portable_cpu_kernels
 
 # %% ../../nbs/06a_serve.ipynb #69b1fb7b
 class Featurizer:
@@ -74,12 +74,12 @@ def pipeline_outputs(root, folder, epochs: int = 20) -> dict:
                "train": root / paths.train_table, "test": root / paths.test_table}
     if not (outputs["train"].exists() and outputs["test"].exists()):
         outputs |= {"train": folder / "train.csv", "test": folder / "test.csv"}
-        command = ["mlops_tutorial.features", "featurize", "--data", str(fetch_wine("red")), "--params",
+        command = ["mlops_tutorial.core.features", "featurize", "--data", str(fetch_wine("red")), "--params",
                    str(root / "params.yaml"), "--train", str(outputs["train"]), "--test", str(outputs["test"])]
         subprocess.run([sys.executable, "-m", *command], check=True, capture_output=True)
     if not outputs["checkpoint"].exists():
         outputs["checkpoint"] = folder / "short.ckpt"
-        command = ["mlops_tutorial.train", "--data", str(outputs["train"]), "--max-epochs", str(epochs),
+        command = ["mlops_tutorial.core.train", "--data", str(outputs["train"]), "--max-epochs", str(epochs),
                    "--ensemble-size", "2", "--checkpoint", str(outputs["checkpoint"]),
                    "--metrics", str(folder / "short.json")]
         subprocess.run([sys.executable, "-m", *command], check=True, capture_output=True)
@@ -197,7 +197,7 @@ class WineService:  # pylint: disable=too-few-public-methods
     "The loaded model, featurizer and identity; `predict` turns validated wines into predicted grades."
 
     def __init__(self, checkpoint, featurizer, lock_file="dvc.lock"):
-        from mlops_tutorial.holdout import load_model  # pylint: disable=import-outside-toplevel  # torch: only here
+        from mlops_tutorial.core.holdout import load_model  # pylint: disable=import-outside-toplevel  # torch: only here
         self.featurizer = Featurizer.from_file(featurizer)
         self.model = load_model(checkpoint)
         names = list(self.model.hparams.feature_names)
@@ -210,7 +210,7 @@ class WineService:  # pylint: disable=too-few-public-methods
     def predict(self, wines: list) -> list:
         "Predicted grade of each wine (a list of the eleven `FEATURES` values, validated)."
         import torch  # pylint: disable=import-outside-toplevel
-        from mlops_tutorial.model import predict_features  # pylint: disable=import-outside-toplevel
+        from mlops_tutorial.core.model import predict_features  # pylint: disable=import-outside-toplevel
         inputs = self.featurizer.transform(np.asarray(wines, dtype=np.float64))[:, self.order]
         return [float(grade) for grade in predict_features([self.model], torch.from_numpy(inputs.astype(np.float32)))]
 
