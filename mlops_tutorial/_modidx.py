@@ -164,6 +164,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                            'mlops_tutorial/beyond/serve.py'),
                                              'mlops_tutorial.beyond.serve.serving': ( 'serve.html#serving',
                                                                                       'mlops_tutorial/beyond/serve.py'),
+                                             'mlops_tutorial.beyond.serve.stop_like_ctrl_c': ( 'serve.html#stop_like_ctrl_c',
+                                                                                               'mlops_tutorial/beyond/serve.py'),
                                              'mlops_tutorial.beyond.serve.validate_wine_request': ( 'serve.html#validate_wine_request',
                                                                                                     'mlops_tutorial/beyond/serve.py'),
                                              'mlops_tutorial.beyond.serve.value_problem': ( 'serve.html#value_problem',

@@ -6,7 +6,8 @@
 __all__ = ['BOUNDS', 'POSITIVE', 'MAX_BODY_BYTES', 'Featurizer', 'pipeline_outputs', 'schema_bounds', 'BadRequest',
            'refuse_constant', 'parse_body', 'value_problem', 'validate_wine_request', 'file_md5', 'locked_md5',
            'git_commit', 'model_identity', 'WineService', 'RequestLog', 'read_request_log', 'error_response',
-           'read_body', 'build_app', 'bind_socket', 'build_parser', 'served_files', 'main', 'serving', 'load_test']
+           'read_body', 'build_app', 'bind_socket', 'build_parser', 'served_files', 'stop_like_ctrl_c', 'main',
+           'serving', 'load_test']
 
 # %% ../../nbs/06a_serve.ipynb #20406932
 import asyncio
@@ -15,6 +16,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -332,6 +334,11 @@ def served_files(args) -> tuple:
     return args.checkpoint or Path(paths.checkpoint), args.featurizer or Path(paths.featurizer)
 
 
+def stop_like_ctrl_c(signum, frame) -> None:  # pylint: disable=unused-argument
+    "A SIGTERM handler (what a process manager or `servers.stop_group` sends): stop the server as Ctrl-C does."
+    raise KeyboardInterrupt
+
+
 def main(argv: list | None = None) -> None:
     "`python -m mlops_tutorial.beyond.serve`: serve the pipeline's model over HTTP until Ctrl-C."
     use_portable_cpu_kernels()
@@ -346,9 +353,10 @@ def main(argv: list | None = None) -> None:
     host, port = sock.getsockname()
     print(f"serving {service.identity['checkpoint']} (md5 {service.identity['md5']}) on http://{host}:{port}; "
           f"logging to {args.log}; Ctrl-C stops", flush=True)
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, once the server has stopped
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT or SIGTERM it handled, once the server has stopped
         pass
     finally:
         request_log.close()
