@@ -17,7 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarni
 PACKAGE = "mlops_tutorial"
 CONSOLE_COMMAND = re.compile(r"(?:^|\s)mlops-tutorial ([\w-]+)")  # `mlops-tutorial NAME`, the project's console script
 PINNED_BY_CHECKSUM = {"fetch"}  # stages whose output is verified by a sha256: they depend on it, not on the loader
-SPLIT_CODE = ("split", "split_wine")  # module and function of the train/test split
+SPLIT_CODE = ("core.split", "split_wine")  # module and function of the train/test split
 
 
 def module_file(module: str, root: Path = REPOSITORY) -> Path:
@@ -57,7 +57,7 @@ def command_modules(stage: dict) -> list:
     "The package modules a stage's command runs: `mlops-tutorial NAME` runs mlops_tutorial.core.cli and NAME's module."
     commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
     names = [name for command in commands for name in CONSOLE_COMMAND.findall(" ".join(command.split()))]
-    return [module for name in names for module in (f"{PACKAGE}.cli", f"{PACKAGE}.{COMMANDS[name][0]}")]
+    return [module for name in names for module in (f"{PACKAGE}.core.cli", f"{PACKAGE}.{COMMANDS[name][0]}")]
 
 
 def module_dependencies(stage: dict) -> set:
@@ -113,19 +113,21 @@ def test_stage_depends_on_exactly_the_modules_it_imports(name):
 
 
 def test_the_package_init_runs_no_code():
-    """Every command executes mlops_tutorial/__init__.py; it is no stage dep because it holds only a docstring and
-    the version. Code or an import added there would have to become a dep of every stage."""
-    body = ast.parse((REPOSITORY / PACKAGE / "__init__.py").read_text(encoding="utf-8")).body
-    assert all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-               or isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["__version__"]
-               for node in body)
+    """Every command executes mlops_tutorial/__init__.py and its layer's __init__.py; they are no stage deps because
+    they hold only a docstring and the version. Code or an import added there would have to become a dep of every
+    stage."""
+    for init in sorted((REPOSITORY / PACKAGE).rglob("__init__.py")):
+        body = ast.parse(init.read_text(encoding="utf-8")).body
+        assert all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                   or isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["__version__"]
+                   for node in body), init
 
 
 def test_fetch_depends_on_the_pinned_checksum_only():
     fetch = stages()["fetch"]
     colour = re.search(r"--colour (\w+)", fetch["cmd"]).group(1)
     assert not fetch.get("deps"), "fetch verifies its output by sha256; it must not depend on any code"
-    assert fetch["params"] == [{f"{PACKAGE}/data.py": [f"WINE_FILES.{colour}"]}]
+    assert fetch["params"] == [{f"{PACKAGE}/core/data.py": [f"WINE_FILES.{colour}"]}]
 
 
 @pytest.fixture(name="tree")
@@ -150,8 +152,8 @@ def test_an_edit_makes_exactly_the_importing_stages_out_of_date(tree, module):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_an_edit_elsewhere_changes_nothing(tree):
-    edit_function(tree / PACKAGE / "lint.py", first_function(f"{PACKAGE}.lint"))
-    assert f"{PACKAGE}.lint" not in IMPORTED and not status(tree)
+    edit_function(tree / PACKAGE / "lessons" / "linters.py", first_function(f"{PACKAGE}.lessons.linters"))
+    assert f"{PACKAGE}.lessons.linters" not in IMPORTED and not status(tree)
 
 
 @pytest.mark.slow
@@ -166,9 +168,9 @@ def test_an_edit_to_the_split_code_reports_featurize_and_below(tree):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_an_edit_to_the_loader_does_not_fetch_again_but_a_new_checksum_does(tree):
-    data = tree / PACKAGE / "data.py"
+    data = tree / PACKAGE / "core" / "data.py"
     edit_function(data, "read_wine_csv")
     assert "fetch" not in status(tree) and "validate" in status(tree)
     pinned = load_py(str(data))["WINE_FILES"]["red"][1]
     data.write_text(data.read_text(encoding="utf-8").replace(pinned, "0" * len(pinned)), encoding="utf-8")
-    assert changed_dependencies(status(tree)["fetch"]) == {f"{PACKAGE}/data.py": {"WINE_FILES.red": "modified"}}
+    assert changed_dependencies(status(tree)["fetch"]) == {f"{PACKAGE}/core/data.py": {"WINE_FILES.red": "modified"}}

@@ -69,15 +69,16 @@ class Featurizer:
 
 # %% ../../nbs/06a_serve.ipynb #3183a95a
 def pipeline_outputs(root, folder, epochs: int = 20) -> dict:
-    "The pipeline's checkpoint and train/test tables under `root`; those absent are made in `folder` (a short model)."
+    "The pipeline's checkpoint, featurizer and tables under `root`; those absent are made in `folder` (a short model)."
     root, folder = Path(root), Path(folder)
     paths = load_params(root / "params.yaml").paths
     outputs = {"checkpoint": root / paths.checkpoint, "featurizer": root / paths.featurizer,
                "train": root / paths.train_table, "test": root / paths.test_table}
-    if not (outputs["train"].exists() and outputs["test"].exists()):
-        outputs |= {"train": folder / "train.csv", "test": folder / "test.csv"}
+    if not all(outputs[name].exists() for name in ("train", "test", "featurizer")):
+        outputs |= {"train": folder / "train.csv", "test": folder / "test.csv", "featurizer": folder / "featurizer.json"}
         command = ["mlops_tutorial.core.features", "featurize", "--data", str(fetch_wine("red")), "--params",
-                   str(root / "params.yaml"), "--train", str(outputs["train"]), "--test", str(outputs["test"])]
+                   str(root / "params.yaml"), "--train", str(outputs["train"]), "--test", str(outputs["test"]),
+                   "--featurizer", str(outputs["featurizer"])]
         subprocess.run([sys.executable, "-m", *command], check=True, capture_output=True)
     if not outputs["checkpoint"].exists():
         outputs["checkpoint"] = folder / "short.ckpt"
