@@ -178,7 +178,7 @@ def pages(site: Path) -> list[str]:
 
 
 def test_every_lesson_has_a_page_with_its_outputs(site: Path):
-    "One page per notebook, in reading order in the navigation, each showing the outputs of its run."
+    "One page per notebook, linked from the front page, each showing the outputs of its run."
     index = (site / "index.html").read_text(encoding="utf-8")
     positions = []
     for stem in lessons():
@@ -187,7 +187,22 @@ def test_every_lesson_has_a_page_with_its_outputs(site: Path):
         assert 'class="cell_output' in page.read_text(encoding="utf-8"), f"{page.name} shows no cell output"
         positions.append(index.find(f'href="lessons/{stem}.html"'))
     assert -1 not in positions, f"the front page does not link every lesson: {dict(zip(lessons(), positions))}"
-    assert positions == sorted(positions), "the front page lists the lessons out of reading order"
+
+
+@pytest.mark.slow
+def test_the_front_page_starts_with_the_weekend_path(site_url: str, page, page_errors, tmp_path: Path):
+    """In the browser: the front page's first group of lessons is exactly the path, 00 to 05 in file order, and every
+    group lists its notebooks in file order; a screenshot of the page is taken (look at it when this fails)."""
+    page.goto(site_url, wait_until="load")
+    groups = page.locator("article .toctree-wrapper").evaluate_all(
+        "groups => groups.map(g => [...g.querySelectorAll('a')].map(a => a.getAttribute('href')))")
+    page.screenshot(path=tmp_path / "front-page.png", full_page=True)
+    path = [stem for stem in lessons() if re.match(r"0[0-5]_", stem)]
+    assert groups[0] == [f"lessons/{stem}.html" for stem in path] and len(path) == 6, groups[0]
+    for links in groups:
+        lessons_linked = [link for link in links if link.startswith("lessons/")]
+        assert lessons_linked == sorted(lessons_linked), f"a group out of file order: {lessons_linked}"
+    assert (tmp_path / "front-page.png").stat().st_size > 10_000 and not page_errors, page_errors
 
 
 def test_front_page_links_the_article_and_the_repository(site: Path):
