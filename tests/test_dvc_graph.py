@@ -1,9 +1,9 @@
 """dvc.yaml follows the code: each stage depends on exactly the package modules its command imports (the import
-closure, computed here from the source with `ast`), fetch depends on the pinned checksum and on no code, and an edit
-to a module in a scratch copy of the working tree makes `dvc status` report exactly the stages that import it."""
+closure, read from the source with `ast` by tools/layers.py), fetch depends on the pinned checksum and on no code,
+and an edit to a module in a scratch copy of the working tree makes `dvc status` report exactly the stages that
+import it."""
 import ast
 import re
-from importlib.util import resolve_name
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,11 @@ from dvc.utils.serialize import load_py
 
 from dvc_tree import REPOSITORY, changed_dependencies, copy_tree, reproduced_tree, status
 from mlops_tutorial.core.cli import COMMANDS
+from project import tool
 
 pytestmark = pytest.mark.filterwarnings("ignore:_NoneStep.value:DeprecationWarning")  # DVC's use of pygtrie
 PACKAGE = "mlops_tutorial"
+layers = tool("layers")  # the package's import graph, read from the source
 CONSOLE_COMMAND = re.compile(r"(?:^|\s)mlops-tutorial ([\w-]+)")  # `mlops-tutorial NAME`, the project's console script
 PINNED_BY_CHECKSUM = {"fetch"}  # stages whose output is verified by a sha256: they depend on it, not on the loader
 SPLIT_CODE = ("core.split", "split_wine")  # module and function of the train/test split
@@ -26,15 +28,9 @@ def module_file(module: str, root: Path = REPOSITORY) -> Path:
 
 
 def imported_modules(module: str, root: Path = REPOSITORY) -> set:
-    "The package modules that `module`'s source imports directly, at any depth (also inside functions)."
-    found = set()
-    for node in ast.walk(ast.parse(module_file(module, root).read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = resolve_name("." * node.level + (node.module or ""), module.rpartition(".")[0])
-            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    return {name for name in found if name.startswith(f"{PACKAGE}.") and module_file(name, root).is_file()}
+    "The package modules that `module`'s source imports directly, at any depth (read by tools/layers.py)."
+    known = {layers.module_name(path, root) for path in (root / PACKAGE).rglob("*.py") if path.name != "__init__.py"}
+    return layers.imported_modules(module_file(module, root), known, root)
 
 
 def import_closure(module: str, root: Path = REPOSITORY) -> set:

@@ -2,18 +2,14 @@
 imported): `core` (what the pipeline runs on), `lessons` (the helpers of each tool lesson) and `beyond` (past one
 laptop). Data flows one way: a module imports only from its own layer or a lower one, and no import cycle exists.
 The README's diagram of the layers is drawn from the same graph."""
-import importlib.util
 import subprocess
 import sys
 
 import networkx as nx
-import pytest
 
-from project import ROOT
+from project import ROOT, tool
 
-SPEC = importlib.util.spec_from_file_location("layers", ROOT / "tools" / "layers.py")
-layers = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(layers)
+layers = tool("layers")
 GRAPH = layers.import_graph()
 
 
