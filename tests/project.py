@@ -1,5 +1,5 @@
 """What many tests share: the repository's root, the project's scripts in tools/ as modules, and the check that
-a command refused bad input the project's way (nbs/00d_cli.ipynb): exit code 2, one line `error: …` on stderr that
+a command refused bad input the project's way (nbs/94_cli.ipynb): exit code 2, one line `error: …` on stderr that
 names what is wrong, no traceback."""
 import importlib.util
 from pathlib import Path

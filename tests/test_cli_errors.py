@@ -1,5 +1,5 @@
 """Bad input to every job of the console script `mlops-tutorial` (mlops_tutorial.core.cli.main), in-process: one line
-`error: <file or flag>: …`, exit code 2 (see nbs/00d_cli.ipynb), no traceback, and nothing written where the outputs
+`error: <file or flag>: …`, exit code 2 (see nbs/94_cli.ipynb), no traceback, and nothing written where the outputs
 would go."""
 from pathlib import Path
 

@@ -36,7 +36,7 @@ SITE = ROOT / "_build" / "html"
 EXECUTED = ROOT / "_build" / "executed"
 NBS = ROOT / "nbs"
 # A term each of these lessons teaches, and the page search must list for it.
-SEARCHES = {"pandera": "lessons/00_data.html", "PipelineDecorator": "lessons/05a_pipeline.html"}
+SEARCHES = {"pandera": "lessons/00_start.html", "PipelineDecorator": "lessons/05a_pipeline.html"}
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 EXTERNAL_ASSET = re.compile(r"""<(?:script|img|iframe|source)\b[^>]*\bsrc=["'](?:https?:)?//"""
                             r"""|<link\b[^>]*\bhref=["'](?:https?:)?//[^"']*["'][^>]*>""", re.IGNORECASE)

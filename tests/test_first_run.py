@@ -1,4 +1,4 @@
-"""A learner's first run: `nbs/00_data.ipynb` executed top to bottom outside make (no `WINE_QUALITY_DATA_DIR`, no
+"""A learner's first run: `nbs/00_start.ipynb` executed top to bottom outside make (no `WINE_QUALITY_DATA_DIR`, no
 Makefile variables) with an empty data cache, as a plain `jupyter lab` would run it on a new machine. The files come
 from a mirror folder holding the session's verified file, never from the network."""
 import os
@@ -15,7 +15,7 @@ MAKE_VARIABLES = ("WINE_QUALITY_DATA_DIR", "CLEARML_CACHE_DIR", "MLOPS_TUTORIAL_
 
 @pytest.mark.slow
 def test_the_data_notebook_runs_first_on_an_empty_cache(red_wine_file, tmp_path):
-    notebook = shutil.copy(ROOT / "nbs" / "00_data.ipynb", tmp_path / "00_data.ipynb")
+    notebook = shutil.copy(ROOT / "nbs" / "00_start.ipynb", tmp_path / "00_start.ipynb")
     environment = {name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}
     environment |= {"HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
                     "WINE_QUALITY_MIRROR": str(red_wine_file.parent)}

@@ -78,7 +78,7 @@ def test_lint_gate_fails_below_its_threshold(tmp_path):
 
 
 def test_cleanliness_check_names_a_notebook_with_outputs(tmp_path):
-    notebook = json.loads((ROOT / "nbs" / "00_data.ipynb").read_text(encoding="utf-8"))
+    notebook = json.loads((ROOT / "nbs" / "00_start.ipynb").read_text(encoding="utf-8"))
     code_cell = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
     code_cell["execution_count"] = 7
     code_cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["left behind\n"]}]

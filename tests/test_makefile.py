@@ -1,4 +1,4 @@
-"""Tests for mlops_tutorial.lessons.makefile (nbs/01x_makefile_parser.ipynb): the project's own Makefile and small ones in tmp_path."""
+"""Tests for mlops_tutorial.lessons.makefile (nbs/97_makefile_parser.ipynb): the project's own Makefile and small ones in tmp_path."""
 
 import re
 import shutil
