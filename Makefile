@@ -153,7 +153,7 @@ secrets: install ## fail if a file in the repository holds a secret not in .secr
 hooks: install ## install the git pre-commit hooks of .pre-commit-config.yaml (pre-commit)
 	$(BIN)/pre-commit install
 
-# ---- ClearML (nbs/05_clearml.ipynb, nbs/05a_pipeline.ipynb) ----
+# ---- ClearML (nbs/05_clearml.ipynb, nbs/05b_pipeline.ipynb) ----
 # Offline ClearML sessions (ClearML's whole cache) live in the project, git-ignored, instead of ~/.clearml/cache.
 export CLEARML_CACHE_DIR ?= $(CURDIR)/.clearml
 CLEARML_FOLDS ?= 5
@@ -204,8 +204,8 @@ retrain: install ## train the model again on purpose, store it in dvc-store/, re
 	$(BIN)/python tools/readme_results.py
 	@echo "retrained: commit dvc.lock, reports/, README.md and dvc-store/ to share this model"
 
-# ---- Lightning (nbs/03_lightning.ipynb, nbs/03a_train.ipynb, nbs/03b_evaluate.ipynb) ----
-# The cross-validation of tutorial 03b is the pipeline's evaluate stage: its settings are the evaluate: and train:
+# ---- Lightning (nbs/03_lightning.ipynb, nbs/03b_train.ipynb, nbs/03c_evaluate.ipynb) ----
+# The cross-validation of tutorial 03c is the pipeline's evaluate stage: its settings are the evaluate: and train:
 # sections of params.yaml, its result paths.evaluation; DVC caches it, and `dvc metrics diff` compares it.
 .PHONY: evaluate bench-lightning
 
@@ -259,7 +259,7 @@ lesson-stats: install ## print each notebook's reading time (words/200 + code li
 lint-workflows: install ## validate .github/workflows/*.yml against the GitHub workflow schema (check-jsonschema)
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-# ---- Past one laptop (nbs/03c, 03d, 04c, 05b) ----
+# ---- Past one laptop (nbs/03d, 03e, 04c, 05c) ----
 # Everything these targets write lands in $(RUNS) (git-ignored). The servers listen on 127.0.0.1 and run in the
 # foreground: Ctrl-C stops them with every process they started.
 RUNS ?= runs

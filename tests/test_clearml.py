@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops_tutorial.lessons.clearml_tracking import (OFFLINE_CONFIG, describe_session, offline_sessions, read_artifacts,
-                                     read_parameters, read_plot, read_scalars, read_task_record)
+from mlops_tutorial.lessons.clearml_tracking import (OFFLINE_CONFIG, clearml_settings, describe_session, offline_sessions,
+                                                     read_artifacts, read_parameters, read_plot, read_scalars,
+                                                     read_task_record, restore_settings)
 from project import ROOT, assert_refused
 
 STEP_NAMES = ["load_wine", "split_folds", "test_folds", "aggregate_metrics", "train_final_model"]
@@ -117,9 +118,12 @@ def test_bad_pipeline_input_is_refused_before_a_session_starts(tmp_path, argumen
 def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
     code = """
         from clearml import Task
-        from mlops_tutorial.lessons.clearml_pipeline import PipelineStepError, build_controller, verify_controller_run
+        import networkx as nx
+        from mlops_tutorial.lessons.clearml_pipeline import (PipelineStepError, build_controller, step_graph,
+                                                             verify_controller_run)
         Task.set_offline(True)
         pipe = build_controller(n_folds=2)
+        print("order:", " ".join(nx.topological_sort(step_graph(pipe))))
         pipe.start_locally(run_pipeline_steps_locally=True)
         print("start_locally returned")
         try:
@@ -129,8 +133,23 @@ def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
     """
     result = run_python(code, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "start_locally returned" in result.stdout, "offline start_locally raised (ClearML changed: update notebook 05a)"
+    assert "order: " + " ".join(STEP_NAMES) + "\n" in result.stdout, "the steps' graph allows one order only, a chain"
+    assert "start_locally returned" in result.stdout, "offline start_locally raised (ClearML changed: update notebook 05b)"
     assert "check: pipeline steps " + ", ".join(STEP_NAMES) + " did not run" in result.stdout
+
+
+def test_restore_settings_puts_back_set_and_unset_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "kernel-cache"))
+    monkeypatch.delenv("CLEARML_CONFIG_FILE", raising=False)
+    monkeypatch.delenv("CLEARML_OFFLINE_MODE", raising=False)
+    saved = clearml_settings()
+    assert saved == {"CLEARML_CACHE_DIR": str(tmp_path / "kernel-cache"), "CLEARML_CONFIG_FILE": None,
+                     "CLEARML_OFFLINE_MODE": None}
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path / "notebook-cache"))
+    monkeypatch.setenv("CLEARML_CONFIG_FILE", str(OFFLINE_CONFIG))
+    monkeypatch.setenv("CLEARML_OFFLINE_MODE", "True")  # what Task.set_offline(True) leaves in the environment
+    restore_settings(saved)
+    assert clearml_settings() == saved and not {"CLEARML_CONFIG_FILE", "CLEARML_OFFLINE_MODE"} & set(os.environ)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""ClearML's `Dataset` in offline mode (tutorial 05b), each scenario in a fresh Python process with the shipped
+"""ClearML's `Dataset` in offline mode (tutorial 05c), each scenario in a fresh Python process with the shipped
 clearml.conf and a temporary CLEARML_CACHE_DIR: a version is recorded as a manifest of hashes and local paths, not as
 data; finalize, read back and parents are refused with the errors the tutorial quotes."""
 import json

@@ -1,13 +1,19 @@
 """Bad-input battery for mlops_tutorial.core.data: each malformed file is refused with a WineDataError naming the problem,
-and a fetch of a malformed file leaves nothing at its destination."""
+and a fetch of a malformed file leaves nothing at its destination; a download from a URL is retried by pooch, proved
+against a real HTTP server on 127.0.0.1 that answers 503 first."""
+import contextlib
+import functools
 import hashlib
+import http.server
+import shutil
+import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mlops_tutorial.core.data import (COLUMNS, MIRROR_VARIABLE, WINE_FILES, WineDataError, fetch_wine, fetch_wine_file,
-                                 read_wine_csv)
+from mlops_tutorial.core.data import (COLUMNS, DOWNLOAD_RETRIES, MIRROR_VARIABLE, WINE_FILES, WineDataError, fetch_wine,
+                                      fetch_wine_file, read_wine_csv)
 from mlops_tutorial.core.split import split_wine
 
 
@@ -133,3 +139,59 @@ def test_grouped_split_keeps_copies_together_and_is_seeded(red_wine_file):
     assert not set(map(tuple, train.values)) & set(map(tuple, test.values))
     again, _ = split_wine(wine, seed=3, group_duplicates=True)
     assert train.index.equals(again.index)
+
+
+class BusyFirst(http.server.SimpleHTTPRequestHandler):
+    "Serves a folder, answering the server's first `busy` requests with 503 Service Unavailable; records each answer."
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        "503 while the server is still busy, then the file."
+        answers = self.server.answers
+        answers.append(503 if len(answers) < self.server.busy else 200)
+        if answers[-1] == 503:
+            self.send_error(503, "busy, try again")
+        else:
+            super().do_GET()
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        "Quiet: the answers are recorded instead."
+
+
+@contextlib.contextmanager
+def busy_mirror(red_wine_file: Path, folder: Path, busy: int):
+    "A real HTTP server on 127.0.0.1 serving a copy of the red file, 503 for its first `busy` requests: (url, answers)."
+    folder.mkdir()
+    shutil.copy(red_wine_file, folder)
+    handler = functools.partial(BusyFirst, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        server.answers, server.busy = [], busy
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}/", server.answers
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def test_a_download_that_fails_once_is_retried(red_wine_file, tmp_path):
+    with busy_mirror(red_wine_file, tmp_path / "mirror", busy=1) as (url, answers):
+        fetched = fetch_wine_file(red_wine_file.name, WINE_FILES["red"][1], tmp_path / "data", source=url)
+    assert answers == [503, 200]
+    assert hashlib.sha256(fetched.read_bytes()).hexdigest() == WINE_FILES["red"][1]
+
+
+def test_without_retries_the_same_failure_is_one_error_and_leaves_nothing(red_wine_file, tmp_path):
+    with (busy_mirror(red_wine_file, tmp_path / "mirror", busy=1) as (url, answers),
+          pytest.raises(WineDataError, match="503") as caught):
+        fetch_wine_file(red_wine_file.name, WINE_FILES["red"][1], tmp_path / "data", source=url, retries=0)
+    assert answers == [503] and url in str(caught.value) and MIRROR_VARIABLE in str(caught.value)
+    assert not any((tmp_path / "data").iterdir())
+
+
+def test_retries_stop_after_download_retries(red_wine_file, tmp_path):
+    "The default gives up after 1 + DOWNLOAD_RETRIES tries (pooch waits 1 s, then 2 s: about 3 s)."
+    with (busy_mirror(red_wine_file, tmp_path / "mirror", busy=DOWNLOAD_RETRIES + 1) as (url, answers),
+          pytest.raises(WineDataError, match="503")):
+        fetch_wine_file(red_wine_file.name, WINE_FILES["red"][1], tmp_path / "data", source=url)
+    assert answers == [503] * (DOWNLOAD_RETRIES + 1)

@@ -36,7 +36,8 @@ SITE = ROOT / "_build" / "html"
 EXECUTED = ROOT / "_build" / "executed"
 NBS = ROOT / "nbs"
 # A term each of these lessons teaches, and the page search must list for it.
-SEARCHES = {"pandera": "lessons/00_start.html", "PipelineDecorator": "lessons/05a_pipeline.html"}
+SEARCHES = {"pandera": "lessons/90_data.html", "PipelineDecorator": "lessons/05b_pipeline.html"}
+JUDGE_MODULE = re.compile(r"mlops_tutorial\.exercises\.(?!registry$)\w+")  # exercises' judges and solutions
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 EXTERNAL_ASSET = re.compile(r"""<(?:script|img|iframe|source)\b[^>]*\bsrc=["'](?:https?:)?//"""
                             r"""|<link\b[^>]*\bhref=["'](?:https?:)?//[^"']*["'][^>]*>""", re.IGNORECASE)
@@ -219,12 +220,16 @@ def test_no_page_loads_anything_from_outside(site: Path):
 
 
 def test_api_reference_lists_every_module(site: Path):
-    "The API reference (sphinx-autoapi) has a page for every public module, with its exported functions."
+    """The API reference (sphinx-autoapi) has a page for every public module, with its exported functions, except the
+    exercises' judge modules, which hold the reference solutions."""
     package = ROOT / "mlops_tutorial"
     modules = sorted(".".join((package.name, *relative.with_suffix("").parts)) for relative in
                      (path.relative_to(package) for path in package.rglob("*.py"))
                      if not any(part.startswith("_") for part in relative.parts))
-    pages = {module: site / "api" / module.replace(".", "/") / "index.html" for module in modules}
+    judges = [module for module in modules if JUDGE_MODULE.fullmatch(module)]  # their solutions stay in 99*, folded
+    assert judges and not any((site / "api" / module.replace(".", "/")).exists() for module in judges), judges
+    pages = {module: site / "api" / module.replace(".", "/") / "index.html" for module in modules
+             if module not in judges}
     missing = [module for module, page in pages.items()
                if not page.is_file() or f'id="module-{module}"' not in page_text(page)]
     assert not missing, f"modules without an API page: {missing}"
@@ -336,3 +341,13 @@ def test_search_finds_a_lesson_term(site_url: str, page, page_errors, term: str,
         "links => links.map(a => a.getAttribute('href'))")
     assert any(link.split("?")[0].split("#")[0] == lesson for link in links), f"{summary} {links}"
     assert not page_errors, page_errors
+
+
+def test_api_pages_of_removed_modules_are_pruned(tmp_path):
+    "autoapi keeps its pages between builds; the page of a module the package no longer has is removed, others stay."
+    api = tmp_path / "api" / "mlops_tutorial"
+    for module in ("core", "core/data", "lessons/exercises", "gone/deeper"):
+        (api / module).mkdir(parents=True)
+        (api / module / "index.rst").write_text(module)
+    docs_source.prune_api_pages(tmp_path, ROOT / "mlops_tutorial")
+    assert sorted(page.parent.relative_to(api).as_posix() for page in api.rglob("index.rst")) == ["core", "core/data"]

@@ -1,6 +1,7 @@
-"""A learner's first run: `nbs/00_start.ipynb` executed top to bottom outside make (no `WINE_QUALITY_DATA_DIR`, no
-Makefile variables) with an empty data cache, as a plain `jupyter lab` would run it on a new machine. The files come
-from a mirror folder holding the session's verified file, never from the network."""
+"""A learner's first run: `nbs/00_start.ipynb` (and the data loader's reference notebook, `nbs/90_data.ipynb`) executed
+top to bottom outside make (no `WINE_QUALITY_DATA_DIR`, no Makefile variables) with an empty data cache, as a plain
+`jupyter lab` would run it on a new machine. The files come from a mirror folder holding the session's verified file,
+never from the network."""
 import os
 import shutil
 import subprocess
@@ -14,8 +15,9 @@ MAKE_VARIABLES = ("WINE_QUALITY_DATA_DIR", "CLEARML_CACHE_DIR", "MLOPS_TUTORIAL_
 
 
 @pytest.mark.slow
-def test_the_data_notebook_runs_first_on_an_empty_cache(red_wine_file, tmp_path):
-    notebook = shutil.copy(ROOT / "nbs" / "00_start.ipynb", tmp_path / "00_start.ipynb")
+@pytest.mark.parametrize("stem", ["00_start", "90_data"])
+def test_the_data_notebooks_run_first_on_an_empty_cache(stem, red_wine_file, tmp_path):
+    notebook = shutil.copy(ROOT / "nbs" / f"{stem}.ipynb", tmp_path / f"{stem}.ipynb")
     environment = {name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}
     environment |= {"HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
                     "WINE_QUALITY_MIRROR": str(red_wine_file.parent)}

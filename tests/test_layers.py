@@ -1,7 +1,8 @@
 """The package's layers, read from its import graph (tools/layers.py: ast, relative imports resolved, nothing
-imported): `core` (what the pipeline runs on), `lessons` (the helpers of each tool lesson) and `beyond` (past one
-laptop). Data flows one way: a module imports only from its own layer or a lower one, and no import cycle exists.
-The README's diagram of the layers is drawn from the same graph."""
+imported): `core` (what the pipeline runs on), `lessons` (the helpers of each tool lesson), `beyond` (past one
+laptop) and `exercises` (the checked exercises, on top: no product module imports them). Data flows one way: a module
+imports only from its own layer or a lower one, and no import cycle exists. The README's diagram of the layers is drawn
+from the same graph."""
 import subprocess
 import sys
 
@@ -33,10 +34,21 @@ def test_no_import_cycles():
     assert nx.is_directed_acyclic_graph(GRAPH), nx.find_cycle(GRAPH)
 
 
+def test_no_product_module_imports_the_exercises():
+    "The exercises sit on top: a lesson's or a tool's module never needs the exercise framework or a judge."
+    into_exercises = [(source, target) for source, target in GRAPH.edges
+                      if layers.layer_of(target) == "exercises" and layers.layer_of(source) != "exercises"]
+    assert layers.LAYERS[-1] == "exercises" and not into_exercises, into_exercises
+
+
 def test_the_checks_catch_an_upward_import():
     graph = GRAPH.copy()
     graph.add_edge("mlops_tutorial.core.data", "mlops_tutorial.beyond.serve")
     assert upward_imports(graph) == [("mlops_tutorial.core.data", "mlops_tutorial.beyond.serve")]
+    graph.remove_edge("mlops_tutorial.core.data", "mlops_tutorial.beyond.serve")
+    graph.add_edge("mlops_tutorial.beyond.cluster", "mlops_tutorial.exercises.registry")  # what the old layout did
+    assert upward_imports(graph) == [("mlops_tutorial.beyond.cluster", "mlops_tutorial.exercises.registry")]
+    graph.add_edge("mlops_tutorial.core.data", "mlops_tutorial.beyond.serve")
     assert not nx.is_directed_acyclic_graph(graph)
 
 

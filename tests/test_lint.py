@@ -77,12 +77,25 @@ def test_other_files_and_empty_source_are_refused(tmp_path):
         lint_score("# only a comment\n")
 
 
-def test_notebook_messages_name_their_cell(tmp_path):
+def test_notebook_verdict_is_nbqa_pylints(tmp_path):
+    """A notebook's verdict comes from pylint's JSON reporter through nbqa: the score and the messages of
+    `nbqa pylint`'s text report (which names each message's cell), read without parsing that text."""
     notebook = write_notebook(tmp_path / "example.ipynb", ["import os", "def f():\n    unused = 1\n    return os.sep"])
     report = lint_score(notebook)
-    assert report.score < 10
-    cells = {message.symbol: (message.cell, message.line) for message in report.messages}
-    assert cells["unused-variable"] == (2, 2) and cells["missing-function-docstring"] == (2, 1)
+    text = subprocess.run([tool("nbqa"), "pylint", str(notebook), "--persistent=n"], capture_output=True, text=True,
+                          check=False).stdout
+    assert report.score < 10 and f"rated at {report.score:.2f}/10" in text, text
+    assert {"unused-variable", "missing-function-docstring"} <= set(report.symbols)
+    reported = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith(f"{notebook}:cell_")]
+    assert reported == [f"{item.msg_id}: {item.message} ({item.symbol})" for item in report.messages]
+    assert {item.path for item in report.messages} == {str(notebook)}
+
+
+def test_a_notebook_nbqa_cannot_read_is_a_clear_error(tmp_path):
+    notebook = tmp_path / "broken.ipynb"
+    notebook.write_text("not a notebook", encoding="utf-8")
+    with pytest.raises(LintError, match="broken.ipynb: nbqa pylint gave no verdict"):
+        lint_score(notebook)
 
 
 def test_hooks_are_local_and_run_tools_from_the_environment(hooks):

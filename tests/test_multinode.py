@@ -1,4 +1,4 @@
-"""The training command on two torchrun nodes over 127.0.0.1 (tutorial 03c, `make train-two-nodes`): both ranks
+"""The training command on two torchrun nodes over 127.0.0.1 (tutorial 03d, `make train-two-nodes`): both ranks
 finish, only rank 0 writes, and the result lands where a one-process run with the same seed lands (the same scores,
 not the same weights). Also: a failing node stops the others, the SLURM script, the command's bad input."""
 import json

@@ -1,14 +1,17 @@
-"""The scratch DVC repository of tutorials 04 and 04d (`mlops_tutorial.lessons.dvc_scratch`): `ScratchRepository` runs, prints
-and masks; `wine_pipeline` rebuilds in one call the repository tutorial 04 builds cell by cell, so that 04d can start
-from it: up to date, committed, and pushed."""
+"""The scratch DVC repository of tutorials 04, 98 and 04d (`mlops_tutorial.lessons.dvc_scratch`, notebook 98):
+`ScratchRepository` runs, prints and masks; `wine_pipeline` rebuilds in one call the repository tutorial 04 builds
+cell by cell, with the same DVC commands, so that 04d can start from it: up to date, committed, and pushed."""
+import ast
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
-from mlops_tutorial.lessons.dvc_scratch import (EVALUATE_SCRIPT, FEATURIZE_PARAMS, FOREST_PARAMS, REC_PLOT, TRAIN_SCRIPT,
-                                    ScratchRepository, md5, wine_pipeline)
+from mlops_tutorial.lessons.dvc_scratch import (EVALUATE_SCRIPT, FEATURIZE_PARAMS, FOREST_PARAMS, REC_PLOT,
+                                                TRAIN_SCRIPT, ScratchRepository, md5, wine_pipeline)
+from project import ROOT
 
 
 @pytest.fixture
@@ -78,3 +81,39 @@ def test_wine_pipeline_is_the_repository_of_tutorial_04_up_to_date_committed_and
         assert set(metrics) == {"mad", "acc_t025", "acc_t05", "acc_t1", "kappa"} and 0.5 < metrics["acc_t05"] < 0.9
     finally:
         scratch.remove()
+
+
+def argument_text(node: ast.expr) -> str:
+    "The text of a string or f-string argument; an f-string's fields are written `{name}`, as in the source."
+    if isinstance(node, ast.Constant):
+        return node.value
+    return "".join(part.value if isinstance(part, ast.Constant) else "{" + ast.unparse(part.value) + "}"
+                   for part in node.values)
+
+
+def dvc_calls(notebook: Path) -> set:
+    "The string arguments of the `….dvc(…)` calls in the code cells of `notebook` (plain Python, no IPython magics)."
+    calls = set()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code":
+            for node in ast.walk(ast.parse(cell.source)):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "dvc"
+                        and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr))):
+                    calls.add(argument_text(node.args[0]))
+    return calls
+
+
+@pytest.mark.slow
+def test_tutorial_04_types_every_dvc_command_that_wine_pipeline_runs(red_wine_file, tmp_path, monkeypatch):
+    ran, dvc = [], ScratchRepository.dvc
+
+    def recording(scratch, arguments):
+        ran.append(arguments)
+        return dvc(scratch, arguments)
+
+    monkeypatch.setattr(ScratchRepository, "dvc", recording)
+    remote = tmp_path / "remote"
+    wine_pipeline(red_wine_file, remote).remove()
+    assert len(ran) >= 8, ran
+    missing = {arguments.replace(str(remote), "{remote}") for arguments in ran} - dvc_calls(ROOT / "nbs/04_dvc.ipynb")
+    assert not missing, f"wine_pipeline runs DVC commands that tutorial 04 does not show: {missing}"

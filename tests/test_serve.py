@@ -4,6 +4,7 @@ input of the issue (each a 4xx naming the field, the server still serving), the 
 a bounded load that leaves one log line per answer, and a log that survives kill -9. Every server is stopped by its
 fixture or `serving`, even when a test fails."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,9 +20,10 @@ import yaml
 
 from mlops_tutorial.beyond.serve import (MAX_BODY_BYTES, Featurizer, load_test, pipeline_outputs, read_request_log,
                                          serving)
+from mlops_tutorial.beyond.serve import main as serve_main
 from mlops_tutorial.core.config import load_params
 from mlops_tutorial.core.data import FEATURES
-from project import ROOT
+from project import ROOT, assert_refused
 
 PARAMS = load_params(ROOT / "params.yaml").paths
 SERVE = [sys.executable, "-m", "mlops_tutorial.beyond.serve"]
@@ -82,10 +84,8 @@ def test_served_features_equal_the_pipeline_table_rows(outputs):
 
 
 def test_model_identity_is_the_checkpoint_hash_in_dvc_lock_and_the_commit(server, outputs):
-    if outputs["checkpoint"] != ROOT / PARAMS.checkpoint:
-        pytest.skip(f"no {PARAMS.checkpoint}: run `make pipeline` to serve (and check) the pipeline's checkpoint")
-    lock = yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))
-    locked = {out["path"]: out["md5"] for out in lock["stages"]["train"]["outs"]}[PARAMS.checkpoint]
+    "The served model is the committed one: made by `make pipeline` or restored from the DVC remote (a fresh clone)."
+    locked = committed_checkpoint_md5()
     model = httpx.get(f"{server.url}/model").json()
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert model["dvc_lock_md5"] == locked and model["commit"] == commit.stdout.strip()
@@ -137,12 +137,16 @@ def test_a_streamed_body_over_the_limit_is_refused(server):
     assert answer.status_code == 413 and answer.json()["detail"][0]["field"] == "body"
 
 
-def start_failure(arguments: list, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    "Run the serve command expecting it to fail at start-up."
-    return subprocess.run(SERVE + arguments, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_startup_failures_are_one_line_naming_the_file_or_port_and_exit_2(outputs, tmp_path):
+def start_failure(run, arguments: list) -> tuple:
+    "Run the serve command's `main` in-process expecting it to fail at start-up: (exit code, stderr)."
+    ran = run(serve_main, arguments)
+    return ran.code, ran.stderr
+
+
+def test_startup_failures_are_one_line_naming_the_file_or_port_and_exit_2(outputs, tmp_path, run):
+    "In-process, through `cli.run` as the console script runs it: each start-up failure is one line and exit 2."
     real = Path(outputs["checkpoint"]).read_bytes()
     (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint at all")
     (tmp_path / "truncated.ckpt").write_bytes(real[: len(real) // 2])
@@ -152,18 +156,16 @@ def test_startup_failures_are_one_line_naming_the_file_or_port_and_exit_2(output
              str(tmp_path / "garbage.ckpt"): ["--checkpoint", str(tmp_path / "garbage.ckpt")],
              str(tmp_path / "truncated.ckpt"): ["--checkpoint", str(tmp_path / "truncated.ckpt")]}
     for named, arguments in cases.items():
-        ran = start_failure(common + arguments)
-        assert ran.returncode == 2 and named in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
-    ran = start_failure(["--checkpoint", str(outputs["checkpoint"]), "--featurizer", str(tmp_path / "featurizer.json"),
-                         "--port", "0", "--log", str(tmp_path / "log.jsonl")])
-    assert ran.returncode == 2 and "featurizer.json" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+        assert_refused(*start_failure(run, common + arguments), named)
+    assert_refused(*start_failure(run, ["--checkpoint", outputs["checkpoint"], "--featurizer",
+                                        tmp_path / "featurizer.json", "--port", "0", "--log", tmp_path / "log.jsonl"]),
+                   "featurizer.json")
 
 
-def test_a_busy_port_is_one_line_naming_the_port_and_exit_2(server, outputs, tmp_path):
+def test_a_busy_port_is_one_line_naming_the_port_and_exit_2(server, outputs, tmp_path, run):
     port = server.url.rsplit(":", 1)[1]
-    ran = start_failure(["--checkpoint", str(outputs["checkpoint"]), "--featurizer", str(outputs["featurizer"]),
-                         "--port", port, "--log", str(tmp_path / "log.jsonl")])
-    assert ran.returncode == 2 and f"127.0.0.1:{port}" in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+    assert_refused(*start_failure(run, ["--checkpoint", outputs["checkpoint"], "--featurizer", outputs["featurizer"],
+                                        "--port", port, "--log", tmp_path / "log.jsonl"]), f"127.0.0.1:{port}")
     assert httpx.get(f"{server.url}/health").status_code == 200
 
 
@@ -216,3 +218,24 @@ class _no_warning:  # pylint: disable=invalid-name,too-few-public-methods
     def __exit__(self, *exc_info):
         return False
 
+
+
+def committed_checkpoint_md5() -> str:
+    "The md5 that dvc.lock records for the train stage's checkpoint."
+    outs = yaml.safe_load((ROOT / "dvc.lock").read_text(encoding="utf-8"))["stages"]["train"]["outs"]
+    return next(out["md5"] for out in outs if out["path"] == PARAMS.checkpoint)
+
+
+def test_a_fresh_clone_gets_the_committed_model_from_the_dvc_remote(tmp_path):
+    """Without `make pipeline` (no models/ in the copy), `pipeline_outputs` restores the checkpoint dvc.lock records
+    from dvc-store/ without training and without writing into the copy; without the remote it says what to run."""
+    from dvc_tree import copy_working_tree  # pylint: disable=import-outside-toplevel
+
+    clone = copy_working_tree(tmp_path / "clone")
+    outputs = pipeline_outputs(clone, tmp_path / "made")
+    assert outputs["checkpoint"].parent == tmp_path / "made" and not (clone / PARAMS.checkpoint).exists()
+    assert md5_of(outputs["checkpoint"]) == committed_checkpoint_md5()
+    shutil.rmtree(clone / "dvc-store")
+    with pytest.raises(FileNotFoundError, match=r"wine\.ckpt: missing, and DVC cannot restore it .*make pipeline"):
+        pipeline_outputs(clone, tmp_path / "again")
+    assert not (tmp_path / "again" / "wine.ckpt").exists(), "a failed restore left a file behind"

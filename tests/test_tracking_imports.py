@@ -1,5 +1,5 @@
 """The train stage's command, `python -m mlops_tutorial.lessons.clearml_tracking train`, imports ClearML only when tracking is on
-(tutorial 05): a fresh interpreter trains for one epoch and reports which packages it loaded. ClearML takes seconds to
+(tutorials 05 and 05a): a fresh interpreter trains for one epoch and reports which packages it loaded. ClearML takes seconds to
 import, and the pipeline's train stage runs this command whether or not $MLOPS_TUTORIAL_CLEARML asks for a record."""
 import json
 import os

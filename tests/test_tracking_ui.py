@@ -1,4 +1,4 @@
-"""The tracking UIs of tutorials 03c and 03d, opened in headless Chromium: TensorBoard on a training run's logs, and the
+"""The tracking UIs of tutorials 03d and 03e, opened in headless Chromium: TensorBoard on a training run's logs, and the
 MLflow UI of a tracking server a Lightning run logged to over HTTP. Each server is started on a free port and must
 leave no process behind; the foreground command behind `make mlflow-ui` stops on Ctrl-C."""
 # pylint: disable=redefined-outer-name  # pytest fixtures are parameters named like the fixture functions

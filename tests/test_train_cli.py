@@ -85,7 +85,7 @@ SIMULATED_CPUS = {"AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
 
 @pytest.mark.slow
 def test_the_same_weights_on_every_cpu(red_sample_file, tmp_path):
-    "The pipeline's training command (train, through the ClearML wrapper) pins the kernels: tutorial 03a."
+    "The pipeline's training command (train, through the ClearML wrapper) pins the kernels: tutorial 03b."
     probe = [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"]
     capability = subprocess.run(probe, env={**os.environ, **SIMULATED_CPUS["AVX-512"]}, capture_output=True,
                                 text=True, check=True).stdout.strip()

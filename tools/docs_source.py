@@ -5,6 +5,11 @@ a cell marked `#| hide` or `#| include: false` is left out, `#| echo: false` hid
 (myst-nb's `remove-input` tag), `#| output: false` the reverse (`remove-output`), and the `#|` lines themselves
 (`#| export`, `#| default_exp data`, ...) are stripped from the code a reader sees. A cell left empty is dropped.
 
+The 99 notebooks hold the exercises' reference solutions: every code cell of a notebook whose name starts with `99`
+gets myst-nb's `hide-input` tag, so the site shows its code folded behind a toggle (its outputs stay visible) and a
+learner sees a solution only by asking for it. The tag is added here, in the site's copy: nbdev-clean strips cell
+tags from nbs/.
+
 The API reference is not written here: sphinx-autoapi generates it from the package's source (docs/conf.py).
 
 Every notebook nbdev-test would run must have an executed copy (tools/execute_notebooks.py); a missing one is an
@@ -17,11 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
 DIRECTIVE = re.compile(r"^\s*#\|\s*(?P<name>[\w-]+)\s*:?\s*(?P<value>.*?)\s*$")
 LESSONS = "lessons"  # the folder of the notebook pages inside the site
+FOLDED = "99"  # notebooks whose names start with this show their code folded (the exercises' solutions)
+PACKAGE = Path(__file__).resolve().parents[1] / "mlops_tutorial"  # the package sphinx-autoapi documents into api/
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -41,8 +49,8 @@ def split_directives(source: str) -> tuple[dict[str, str], str]:
     return directives, "\n".join(lines).strip("\n")
 
 
-def reader_cell(cell: dict) -> dict | None:
-    "The cell as a reader of the site sees it, or None when nbdev's directives leave it out."
+def reader_cell(cell: dict, fold_code: bool = False) -> dict | None:
+    "The cell as a reader of the site sees it, or None when nbdev's directives leave it out; `fold_code` folds code."
     if cell["cell_type"] != "code":
         return cell
     directives, code = split_directives("".join(cell["source"]))
@@ -53,6 +61,8 @@ def reader_cell(cell: dict) -> dict | None:
         tags.add("remove-input")
     if directives.get("output") == "false":
         tags.add("remove-output")
+    if fold_code and "remove-input" not in tags:
+        tags.add("hide-input")
     if not code and not cell.get("outputs"):
         return None
     # execnb records run times as numbers in metadata.execution, where nbformat's schema allows only strings.
@@ -61,9 +71,9 @@ def reader_cell(cell: dict) -> dict | None:
     return {**cell, "source": code, "metadata": metadata}
 
 
-def reader_notebook(notebook: dict) -> dict:
-    "The notebook without the cells nbdev hides, and without `#|` lines."
-    cells = [kept for cell in notebook["cells"] if (kept := reader_cell(cell)) is not None]
+def reader_notebook(notebook: dict, fold_code: bool = False) -> dict:
+    "The notebook without the cells nbdev hides, and without `#|` lines; `fold_code` folds every code cell."
+    cells = [kept for cell in notebook["cells"] if (kept := reader_cell(cell, fold_code)) is not None]
     return {**notebook, "cells": cells}
 
 
@@ -100,12 +110,24 @@ def assemble(executed: Path, docs: Path, nbs: Path, out: Path) -> list[str]:
         wanted[page.name] = page.read_text(encoding="utf-8")
     for name in lesson_names(nbs):
         notebook = read_notebook(executed / name)
-        wanted[f"{LESSONS}/{name}"] = json.dumps(reader_notebook(notebook), indent=1, ensure_ascii=False) + "\n"
+        folded = reader_notebook(notebook, fold_code=name.startswith(FOLDED))
+        wanted[f"{LESSONS}/{name}"] = json.dumps(folded, indent=1, ensure_ascii=False) + "\n"
     written = [relative for relative, text in wanted.items() if write_if_changed(out / relative, text)]
     for stale in [*out.glob("*.md"), *out.glob(f"{LESSONS}/*.ipynb")]:
         if stale.relative_to(out).as_posix() not in wanted:
             stale.unlink()
+    prune_api_pages(out, PACKAGE)
     return written
+
+
+def prune_api_pages(out: Path, package: Path) -> None:
+    """Remove the API pages that sphinx-autoapi kept (`autoapi_keep_files`) for modules `package` no longer has: a
+    removed or renamed module would otherwise leave a page in no toctree, which `sphinx-build -W` refuses."""
+    api = out / "api" / package.name
+    for page in sorted(api.rglob("index.rst")):
+        module = package / page.parent.relative_to(api)
+        if page.is_file() and not (module.with_suffix(".py").is_file() or (module / "__init__.py").is_file()):
+            shutil.rmtree(page.parent)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,13 +4,12 @@
 
 # %% auto #0
 __all__ = ['S3Credentials', 'rclone_executable', 's3_server_command', 'S3Endpoint', 'serve_s3', 'credentials_from_environment',
-           'remote_commands', 'build_parser', 'main', 'paths_to_push', 'judge_endpoint', 'judge_to_push']
+           'remote_commands', 'build_parser', 'main']
 
 # %% ../../nbs/04c_remote.ipynb #b23e878a
 import argparse
 import os
 import secrets
-import shlex
 import shutil
 import string
 from collections.abc import Iterator
@@ -21,8 +20,6 @@ from pathlib import Path
 from ..core import cli
 from ..core.cli import whole_number
 from ..core.servers import LOCALHOST, Server, background_server, free_port, until_interrupted
-from ..lessons.exercises import NotYet, exercise
-from ..lessons.dvc_scratch import ScratchRepository
 
 # %% ../../nbs/04c_remote.ipynb #c26f87d8
 @dataclass(frozen=True)
@@ -125,48 +122,3 @@ def main(argv: list | None = None) -> None:
 
 if __name__ == "__main__" and "__file__" in globals():
     cli.run(main)
-
-# %% ../../nbs/04c_remote.ipynb #24c9a810
-def paths_to_push(status: dict) -> list:
-    "Reference answer to exercise 2: the sorted paths `dvc status -c` reports as new (in the cache only)."
-    return sorted(path for path, state in status.items() if state == "new")
-
-
-@exercise("endpoint", ("Write the one dvc command that points the remote `storage` at an S3-compatible server "
-          "listening on port 9000 of host minio.internal, over plain http."),
-          solution="dvc remote modify storage endpointurl http://minio.internal:9000",
-          wrong="dvc remote modify storage endpointurl minio.internal")
-def judge_endpoint(command: str) -> None:
-    "Exercise 1: run the answer in a scratch DVC repository and read back the remote's endpoint."
-    words = shlex.split(str(command))
-    if words[:4] != ["dvc", "remote", "modify", "storage"]:
-        raise NotYet("start with `dvc remote modify storage`, then the option and its value")
-    if words[4:5] == ["url"]:
-        raise NotYet("`url` is the bucket address (s3://bucket/prefix); the server's address is another option")
-    repository = ScratchRepository("exercise-", quiet=True)
-    try:
-        repository.shell("git init --quiet && dvc init --quiet && dvc remote add storage s3://wine-data/dvc-store")
-        try:
-            repository.shell(shlex.join(words))
-        except RuntimeError as error:
-            raise NotYet(f"DVC refused it: {str(error).splitlines()[-1]}") from None
-        endpoint = repository.shell("dvc config remote.storage.endpointurl", expect_failure=None)
-        endpoint = "" if endpoint.startswith("ERROR") else endpoint
-    finally:
-        repository.remove()
-    if endpoint != "http://minio.internal:9000":
-        raise NotYet(f"the remote's endpointurl is {endpoint or 'not set'}; it needs the scheme, host and port")
-
-
-@exercise("to-push", ("Write to_push(status): from a `dvc status -c --json` answer (a dict), the sorted paths that "
-          "a `dvc push` would upload."),
-          solution=paths_to_push,
-          wrong=sorted)
-def judge_to_push(to_push) -> None:
-    "Exercise 2: `to_push(status)` lists exactly the paths DVC reports as new (in the cache, not on the remote)."
-    cases = [({}, []), ({"data/red_wine.csv": "new"}, ["data/red_wine.csv"]),
-             ({"b.csv": "new", "model.ckpt": "deleted", "a.csv": "new", "gone.csv": "missing"}, ["a.csv", "b.csv"])]
-    for status, expected in cases:
-        if list(to_push(dict(status))) != expected:
-            raise NotYet(f"for {status} the answer is {expected}: 'deleted' is only on the remote (pull it), "
-                         "'missing' is nowhere, and the list is sorted")

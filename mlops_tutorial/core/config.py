@@ -51,7 +51,7 @@ class FeaturizeParams(Section):
 
 
 class EvaluateParams(Section):
-    "The `evaluate:` section: cross-validation of Lightning, SVR and random forest (tutorial 03b)."
+    "The `evaluate:` section: cross-validation of Lightning, SVR and random forest (tutorial 03c)."
     folds: int = Field(5, ge=2, le=20)
     seed: int = Field(0, ge=0)  # seeds the folds and every model
     trees: int = Field(300, ge=1)  # random forest size
@@ -81,7 +81,7 @@ class TrainConfig(Section):
     precision: Literal[PRECISIONS] = "32-true"
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int = Field(1, ge=1)  # processes (or accelerators) per node
-    num_nodes: int = Field(1, ge=1)  # machines; > 1 needs a launcher such as torchrun or SLURM (tutorial 03c)
+    num_nodes: int = Field(1, ge=1)  # machines; > 1 needs a launcher such as torchrun or SLURM (tutorial 03d)
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"] = "auto"
 
     @model_validator(mode="after")
