@@ -84,12 +84,15 @@ def test_served_features_equal_the_pipeline_table_rows(outputs):
 
 
 def test_model_identity_is_the_checkpoint_hash_in_dvc_lock_and_the_commit(server, outputs):
-    "The served model is the committed one: made by `make pipeline` or restored from the DVC remote (a fresh clone)."
+    """The served model is the committed one: made by `make pipeline` (then the server finds it in dvc.lock by its
+    path) or restored from the DVC remote into a scratch folder (a fresh clone: a path dvc.lock does not name)."""
     locked = committed_checkpoint_md5()
     model = httpx.get(f"{server.url}/model").json()
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert model["dvc_lock_md5"] == locked and model["commit"] == commit.stdout.strip()
     assert model["md5"] == locked, "models/wine.ckpt is not the checkpoint dvc.lock records: run `make pipeline`"
+    in_place = outputs["checkpoint"] == ROOT / PARAMS.checkpoint
+    assert model["dvc_lock_md5"] == (locked if in_place else None) and model["matches_dvc_lock"] == in_place
+    assert model["commit"] == commit.stdout.strip()
 
 
 def with_value(wine: dict, name: str, value) -> bytes:
@@ -226,12 +229,14 @@ def committed_checkpoint_md5() -> str:
     return next(out["md5"] for out in outs if out["path"] == PARAMS.checkpoint)
 
 
-def test_a_fresh_clone_gets_the_committed_model_from_the_dvc_remote(tmp_path):
+def test_a_fresh_clone_gets_the_committed_model_from_the_dvc_remote(tmp_path, monkeypatch):
     """Without `make pipeline` (no models/ in the copy), `pipeline_outputs` restores the checkpoint dvc.lock records
-    from dvc-store/ without training and without writing into the copy; without the remote it says what to run."""
+    from dvc-store/ without training and without writing into the copy, also from nbs/ (where the notebooks run);
+    without the remote it says what to run."""
     from dvc_tree import copy_working_tree  # pylint: disable=import-outside-toplevel
 
     clone = copy_working_tree(tmp_path / "clone")
+    monkeypatch.chdir(clone / "nbs")
     outputs = pipeline_outputs(clone, tmp_path / "made")
     assert outputs["checkpoint"].parent == tmp_path / "made" and not (clone / PARAMS.checkpoint).exists()
     assert md5_of(outputs["checkpoint"]) == committed_checkpoint_md5()

@@ -16,7 +16,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -72,11 +71,10 @@ class Featurizer:
 def restore_checkpoint(root: Path, checkpoint: str, destination: Path) -> Path:
     """The checkpoint that `root`'s dvc.lock records at `checkpoint`, copied to `destination` from the project's DVC
     remote (dvc-store/, where `make pipeline` restores it from): the committed model, without training."""
-    import dvc.api  # pylint: disable=import-outside-toplevel  # DVC is needed only when the pipeline has not run
+    from dvc.api import DVCFileSystem  # pylint: disable=import-outside-toplevel  # needed only before `make pipeline`
     from dvc.exceptions import DvcException  # pylint: disable=import-outside-toplevel
-    try:
-        with dvc.api.open(checkpoint, repo=str(root), mode="rb") as source, open(destination, "wb") as target:
-            shutil.copyfileobj(source, target)
+    try:  # the path from the repository's root: a relative one would be read from the working directory (nbs/)
+        DVCFileSystem(str(root)).get_file(f"/{Path(checkpoint).as_posix()}", str(destination))
     except (DvcException, FileNotFoundError) as error:
         destination.unlink(missing_ok=True)
         raise FileNotFoundError(f"{root / checkpoint}: missing, and DVC cannot restore it ({error}): "
