@@ -10,6 +10,7 @@ site, from docs/index.md's toctrees, its summary line and the module it exports)
 out of date or a notebook is in no group of the site.
 """
 import argparse
+import functools
 import re
 from pathlib import Path
 
@@ -27,9 +28,15 @@ LESSON_LIMIT, PATH_LIMIT = 15, 90
 PATH_NOTEBOOK = re.compile(r"^0[0-5]_")  # 00_… to 05_…: the weekend path
 
 
+@functools.cache
+def cells_of(notebook: Path) -> list:
+    "The notebook's cells, read once per run."
+    return nbformat.read(notebook, as_version=4).cells
+
+
 def reading(notebook: Path) -> tuple:
     "(prose words, code lines, minutes) of one notebook."
-    cells = nbformat.read(notebook, as_version=4).cells
+    cells = cells_of(notebook)
     words = sum(len(cell.source.split()) for cell in cells if cell.cell_type == "markdown")
     code = sum(1 for cell in cells if cell.cell_type == "code" for line in cell.source.splitlines()
                if line.strip() and not line.lstrip().startswith("#|"))
@@ -43,19 +50,19 @@ def path_notebooks() -> list:
 
 def title(notebook: Path) -> str:
     "The notebook's first heading, without its number (`00 · The data: red wine quality` -> `The data: …`)."
-    first = nbformat.read(notebook, as_version=4).cells[0].source.splitlines()[0]
+    first = cells_of(notebook)[0].source.splitlines()[0]
     return first.lstrip("# ").split("·", 1)[-1].strip()
 
 
 def summary(notebook: Path) -> str:
     "The notebook's summary: the `> ` line of its first cell."
-    first = nbformat.read(notebook, as_version=4).cells[0].source.splitlines()
+    first = cells_of(notebook)[0].source.splitlines()
     return next((line[2:].strip() for line in first if line.startswith("> ")), "")
 
 
 def exports(notebook: Path) -> str:
     "The module the notebook exports (its `#| default_exp`), or an empty string."
-    for cell in nbformat.read(notebook, as_version=4).cells:
+    for cell in cells_of(notebook):
         found = re.search(r"^#\| default_exp (\S+)", cell.source, flags=re.MULTILINE)
         if cell.cell_type == "code" and found:
             return f"mlops_tutorial.{found.group(1)}"
