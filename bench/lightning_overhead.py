@@ -12,8 +12,9 @@ Trainer runs them through `training_step`/`validation_step` and logs them with
 report the same final validation MAD, which shows they did the same work. The two alternate `--repeats` times in
 this process after one uncounted warm-up round; the script prints each median and, last, `ratio: X.XX`
 (Lightning / plain). Both run on the portable CPU kernels that the training commands pin
-(mlops_tutorial.core.train.use_portable_cpu_kernels) unless `--kernels native`. `--quick` (3 epochs, one repeat, a few
-seconds) is what CI can run; its ratio is dominated by the Trainer's fixed start-up cost, not its cost per epoch.
+(mlops_tutorial.core.train.use_portable_cpu_kernels) unless `--kernels native`. `--quick` (2 epochs, one repeat after
+the warm-up round: a few seconds, most of them importing torch and Lightning) is what CI runs; its ratio is dominated
+by the Trainer's fixed start-up cost, not its cost per epoch.
 """
 import argparse
 import logging
@@ -89,7 +90,7 @@ def timed(function, *args) -> tuple:
 def main() -> None:
     "Alternate the two loops, print the medians and the ratio."
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--quick", action="store_true", help="3 epochs, one repeat: a few seconds (for CI)")
+    parser.add_argument("--quick", action="store_true", help="2 epochs, one repeat: a few seconds (for CI)")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
@@ -101,7 +102,7 @@ def main() -> None:
                         help="portable: the kernels the training commands pin (default); native: the CPU's best")
     args = parser.parse_args()
     if args.quick:
-        args.epochs, args.repeats = 3, 1
+        args.epochs, args.repeats = 2, 1
     if args.kernels == "portable":
         use_portable_cpu_kernels()  # before the first tensor operation, as the training commands do
     torch.set_num_threads(args.threads)

@@ -4,7 +4,7 @@ throughput on a batch.
 
 Usage: python bench/serve.py [--quick] [--requests 2000] [--clients 1 8 32]
 
-The servers, each started as a child process on a free port and stopped (SIGINT) before the next one starts:
+The servers, each started as a child process on a free port and stopped (SIGTERM) before the next one starts:
 - `bare`: FastAPI + uvicorn answering a constant, after reading the body as JSON: the HTTP floor of this machine;
 - `fastapi`: the project's server, `python -m mlops_tutorial.beyond.serve` (validation, featurization, the model, the
   request log): what `make serve` runs;
@@ -13,10 +13,13 @@ The servers, each started as a child process on a free port and stopped (SIGINT)
 For each, at each number of concurrent clients, it posts `--requests` real red wines (after 50 uncounted warm-up
 requests) and prints requests/s, p50/p95/p99 latency and errors (any answer but 200), then the model's rows per
 second on a batch of every red wine, and last the two ratios the issue asks for (fastapi / bare at 8 clients, and
-p99 / p50 of fastapi at 8 clients). `--quick` (for CI) runs the bare and the fastapi server at 1 and 8 clients with
-200 requests each.
+p99 / p50 of fastapi at 8 clients). `--quick` (what CI runs, a few seconds) runs the bare and the fastapi server at 1
+and 8 clients with 50 requests each after 10 warm-up requests, and times the model for a fraction of a second.
+The project's serving code (torch, Lightning) is imported only where it is used, so the bare server's process starts
+without it.
 """
 import argparse
+import importlib
 import json
 import socket
 import sys
@@ -28,11 +31,13 @@ import httpx
 import litserve as ls
 from fastapi import HTTPException
 
-from mlops_tutorial.beyond.serve import (BadRequest, WineService, bind_socket, load_test, pipeline_outputs, serving,
-                                         validate_wine_request)
-from mlops_tutorial.core.data import FEATURES, load_wine
-
 ROOT = Path(__file__).resolve().parents[1]
+QUICK = {"requests": 50, "warm_up": 10, "clients": [1, 8], "model_seconds": 0.2}  # what --quick measures
+
+
+def project():
+    "The project's serving module, mlops_tutorial.beyond.serve, imported on first use (the bare server never uses it)."
+    return importlib.import_module("mlops_tutorial.beyond.serve")
 
 
 def serve_bare(port: int) -> None:
@@ -52,7 +57,7 @@ def serve_bare(port: int) -> None:
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    sock = bind_socket("127.0.0.1", port)
+    sock = socket.create_server(("127.0.0.1", port))  # bound and listening (port 0: a free one)
     print(f"bare on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
@@ -68,12 +73,12 @@ class WineAPI(ls.LitAPI):  # pylint: disable=abstract-method  # has_capacity etc
         self.files, self.service = files, None
 
     def setup(self, device):  # pylint: disable=unused-argument
-        self.service = WineService(self.files["checkpoint"], self.files["featurizer"], ROOT / "dvc.lock")
+        self.service = project().WineService(self.files["checkpoint"], self.files["featurizer"], ROOT / "dvc.lock")
 
     def decode_request(self, request):  # pylint: disable=arguments-differ
         try:
-            return validate_wine_request(request)
-        except BadRequest as error:
+            return project().validate_wine_request(request)
+        except project().BadRequest as error:
             raise HTTPException(status_code=422, detail=error.problems) from None
 
     def predict(self, x):  # pylint: disable=arguments-differ
@@ -121,7 +126,7 @@ def wait_until_healthy(url: str, timeout: float = 120) -> None:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise RuntimeError(f"{url} did not become healthy within {timeout:.0f} s")
 
 
@@ -139,16 +144,16 @@ def commands(files: dict, log: Path) -> dict:
     }
 
 
-def measure(name: str, command: list, bodies: list, clients: list, requests: int) -> list:
-    "One row per number of clients for the server `command` starts."
+def measure(name: str, command: list, bodies: list, clients: list, requests: int, warm_up: int = 50) -> list:
+    "One row per number of clients for the server `command` starts, after `warm_up` uncounted requests."
     rows = []
-    with serving(command, cwd=ROOT) as server:
+    with project().serving(command, cwd=ROOT) as server:
         wait_until_healthy(server.url)
         url = f"{server.url}/predict"
         refused = httpx.post(url, content=b'{"alcohol": "strong"}', timeout=10).status_code
-        load_test(url, bodies, requests=50, clients=4)  # warm-up, not counted
+        project().load_test(url, bodies, requests=warm_up, clients=4)  # warm-up, not counted
         for count in clients:
-            rows.append({"server": name, **load_test(url, bodies, requests=requests, clients=count),
+            rows.append({"server": name, **project().load_test(url, bodies, requests=requests, clients=count),
                          "bad input": refused})
     return rows
 
@@ -157,7 +162,7 @@ def model_rows_per_second(files: dict, wines: list, seconds: float = 2.0) -> flo
     "Rows per second of `WineService.predict` on a batch of `wines` in this process (one PyTorch thread)."
     import torch  # pylint: disable=import-outside-toplevel
     torch.set_num_threads(1)
-    service = WineService(files["checkpoint"], files["featurizer"], ROOT / "dvc.lock")
+    service = project().WineService(files["checkpoint"], files["featurizer"], ROOT / "dvc.lock")
     service.predict(wines)
     start, rounds = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
@@ -177,7 +182,9 @@ def print_table(rows: list) -> None:
 def main() -> None:
     "Measure each server at each number of clients; print the table, the model's rows/s and the ratios."
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="bare and fastapi only, 1 and 8 clients, 200 requests")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"bare and fastapi only, {' and '.join(map(str, QUICK['clients']))} clients, "
+                        f"{QUICK['requests']} requests after {QUICK['warm_up']} warm-up ones: a few seconds (for CI)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per measurement")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients")
     parser.add_argument("--serve", choices=["bare", "litserve", "litserve-batch"], help=argparse.SUPPRESS)
@@ -189,16 +196,19 @@ def main() -> None:
         return serve_bare(args.port)
     if args.serve:
         return serve_litserve(args.port, args.checkpoint, args.featurizer, batch=args.serve == "litserve-batch")
-    requests, clients = (200, [1, 8]) if args.quick else (args.requests, args.clients)
+    from mlops_tutorial.core.data import FEATURES, load_wine  # pylint: disable=import-outside-toplevel
+    requests, clients, warm_up, model_seconds = (
+        (QUICK["requests"], QUICK["clients"], QUICK["warm_up"], QUICK["model_seconds"]) if args.quick
+        else (args.requests, args.clients, 50, 2.0))
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
-        files = pipeline_outputs(ROOT, folder)
+        files = project().pipeline_outputs(ROOT, folder)
         wines = load_wine("red")[FEATURES].to_dict("records")
         bodies = [json.dumps(wine).encode() for wine in wines]
         servers = commands(files, Path(folder) / "requests.jsonl")
         names = ["bare", "fastapi"] if args.quick else list(servers)
-        rows = [row for name in names for row in measure(name, servers[name], bodies, clients, requests)]
+        rows = [row for name in names for row in measure(name, servers[name], bodies, clients, requests, warm_up)]
         print_table(rows)
-        batch_speed = model_rows_per_second(files, [list(wine.values()) for wine in wines])
+        batch_speed = model_rows_per_second(files, [list(wine.values()) for wine in wines], model_seconds)
     print(f"model alone: {batch_speed:,.0f} rows/s on a batch of {len(wines)} red wines (WineService.predict)")
     at_8 = {row["server"]: row for row in rows if row["clients"] == 8}
     if "bare" in at_8 and "fastapi" in at_8:

@@ -5,6 +5,7 @@ file lists (importlib.metadata), follows the requirements of `mlops-tutorial` wi
 installed size of each set, the distributions only `ui` needs (largest first), and the size of the whole folder.
 """
 import argparse
+import functools
 import re
 import sys
 from importlib import metadata
@@ -24,8 +25,9 @@ def normalized(name: str) -> str:
 INSTALLED = {normalized(dist.metadata["Name"]): dist for dist in metadata.distributions()}
 
 
+@functools.cache
 def installed_size(name: str) -> int:
-    "Bytes of the files a distribution installed (0 if it is not installed)."
+    "Bytes of the files a distribution installed (0 if it is not installed); each distribution's files are read once."
     dist = INSTALLED.get(name)
     if dist is None:
         return 0

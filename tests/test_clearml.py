@@ -15,7 +15,7 @@ import pytest
 
 from mlops_tutorial.lessons.clearml_tracking import (OFFLINE_CONFIG, clearml_settings, describe_session, offline_sessions,
                                                      read_artifacts, read_parameters, read_plot, read_scalars,
-                                                     read_task_record, restore_settings)
+                                                     read_task_record, restore_settings, tracked_training)
 from project import ROOT, assert_refused
 
 STEP_NAMES = ["load_wine", "split_folds", "test_folds", "aggregate_metrics", "train_final_model"]
@@ -83,14 +83,12 @@ def test_reading_a_folder_that_is_no_session_names_it(tmp_path):
         read_task_record(tmp_path)
 
 
-def test_tracking_is_off_unless_asked(tmp_path):
-    code = """
-        from mlops_tutorial.lessons.clearml_tracking import tracked_training
-        with tracked_training("not recorded", {"seed": 0}) as task:
-            print("task:", task)
-    """
-    result = run_python(code, tmp_path)
-    assert result.returncode == 0 and "task: None" in result.stdout, result.stderr
+def test_tracking_is_off_unless_asked(tmp_path, monkeypatch):
+    "In this process: with tracking off no task starts, so nothing of ClearML is patched or written."
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("MLOPS_TUTORIAL_CLEARML", raising=False)
+    with tracked_training("not recorded", {"seed": 0}) as task:
+        assert task is None
     assert not (tmp_path / "offline").exists()
 
 
@@ -108,11 +106,14 @@ def test_a_failing_tracked_run_is_still_closed_and_the_error_propagates(tmp_path
 
 @pytest.mark.parametrize("arguments, message", [(["--folds", "1"], "argument --folds: invalid choice"),
                                                (["--max-epochs", "0"], "--max-epochs: max_epochs: 0 is not allowed")])
-def test_bad_pipeline_input_is_refused_before_a_session_starts(tmp_path, arguments, message):
-    result = run_python("-m", tmp_path, "mlops_tutorial.lessons.clearml_pipeline", "run", "--model-dir", str(tmp_path / "model"),
-                        *arguments)
-    assert_refused(result.returncode, result.stderr, message)
+def test_bad_pipeline_input_is_refused_before_a_session_starts(tmp_path, monkeypatch, run, arguments, message):
+    "In this process (the refusal comes before any ClearML call that would patch it): one line, exit 2, no session."
+    from mlops_tutorial.lessons.clearml_pipeline import main  # pylint: disable=import-outside-toplevel  # imports ClearML
+    monkeypatch.setenv("CLEARML_CACHE_DIR", str(tmp_path))
+    result = run(main, ["run", "--model-dir", tmp_path / "model", *arguments])
+    assert_refused(result.code, result.stderr, message)
     assert not offline_sessions(tmp_path), "a ClearML session was started for input that was refused"
+    assert not (tmp_path / "model").exists(), "the model folder was made for input that was refused"
 
 
 def test_offline_controller_runs_no_step_and_the_check_says_so(tmp_path):
@@ -150,28 +151,6 @@ def test_restore_settings_puts_back_set_and_unset_variables(monkeypatch, tmp_pat
     monkeypatch.setenv("CLEARML_OFFLINE_MODE", "True")  # what Task.set_offline(True) leaves in the environment
     restore_settings(saved)
     assert clearml_settings() == saved and not {"CLEARML_CONFIG_FILE", "CLEARML_OFFLINE_MODE"} & set(os.environ)
-
-
-@pytest.mark.slow
-def test_tracked_training_command_records_an_offline_session_when_asked(tmp_path):
-    command = [sys.executable, "-m", "mlops_tutorial.lessons.clearml_tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
-               "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "3", "--ensemble-size", "1"]
-    env = {**clearml_env(tmp_path / "cache"), "MLOPS_TUTORIAL_CLEARML": "offline"}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (session,) = offline_sessions(tmp_path / "cache")
-    assert len(read_scalars(session).query("metric == 'val_mad'")) == 3, "no per-epoch curve captured"
-    assert set(read_artifacts(session)) >= {"checkpoint", "metrics"}
-    assert read_parameters(session)["train/max_epochs"] == "3"
-
-
-def test_tracked_training_command_without_the_switch_records_nothing(tmp_path):
-    command = [sys.executable, "-m", "mlops_tutorial.lessons.clearml_tracking", "train", "--checkpoint", str(tmp_path / "model.ckpt"),
-               "--metrics", str(tmp_path / "metrics.json"), "--max-epochs", "1", "--ensemble-size", "1"]
-    env = {key: value for key, value in clearml_env(tmp_path / "cache").items() if key != "MLOPS_TUTORIAL_CLEARML"}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "metrics.json").is_file() and not offline_sessions(tmp_path / "cache")
 
 
 @pytest.mark.slow
