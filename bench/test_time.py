@@ -1,5 +1,5 @@
-"""Benchmark: where the time of `make test` goes (target: at most 420 s on 2 cores with the venv and data present) and
-how long `make check` takes (target: at most 60 s).
+"""Benchmark: where the time of `make test` goes and how long `make check` takes, on 2 cores with the venv and data
+present (the targets of the open issues: `make test` at most 332 s, then 180 s; `make check` at most 51 s, then 30 s).
 
 Usage (from the repository root): .venv/bin/python bench/test_time.py [--skip-check | --only-check | --make-test
 | --quick]
