@@ -189,6 +189,7 @@ def test_without_retries_the_same_failure_is_one_error_and_leaves_nothing(red_wi
     assert not any((tmp_path / "data").iterdir())
 
 
+@pytest.mark.slow  # the retries wait between attempts (about 3 s)
 def test_retries_stop_after_download_retries(red_wine_file, tmp_path):
     "The default gives up after 1 + DOWNLOAD_RETRIES tries (pooch waits 1 s, then 2 s: about 3 s)."
     with (busy_mirror(red_wine_file, tmp_path / "mirror", busy=DOWNLOAD_RETRIES + 1) as (url, answers),

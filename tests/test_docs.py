@@ -131,6 +131,7 @@ def test_notebooks_run_once_into_the_build_folder(tmp_path: Path):
     assert (project / "nbs" / "00_ok.ipynb").read_text(encoding="utf-8") == original, "nbs/ was written to"
 
 
+@pytest.mark.slow  # runs notebooks in fresh kernels (about 6 s)
 @pytest.mark.timeout(120)
 def test_each_notebook_starts_with_the_environment_the_runner_started_with(tmp_path: Path):
     "A variable one notebook sets (as ClearML's Task.init sets CLEARML_PROC_MASTER_ID) is gone in the next one."

@@ -58,6 +58,7 @@ def lint_command(notebook: Path, **thresholds) -> str:
             .replace(" nbs --nbqa-shell", f" {notebook} --nbqa-shell"))
 
 
+@pytest.mark.slow  # pylint through nbqa, three times (about 4 s)
 def test_lint_gate_fails_below_its_threshold(tmp_path):
     """Each gate of the pylint command fails under its threshold: the module rates 10.00 and fails under 10.01 (while
     the notebook, one unused import in 11 statements, rates 9.09 and passes the notebooks' 9.0, its message named by

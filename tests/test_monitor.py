@@ -80,22 +80,23 @@ def run_monitor(*arguments) -> subprocess.CompletedProcess:
                           timeout=120, check=False, cwd=ROOT)
 
 
-def test_check_exits_0_with_and_without_drift_and_writes_the_report(tables, tmp_path):
+def test_check_exits_0_with_and_without_drift_and_writes_the_report(tables, tmp_path, run):
     red_batch = pd.read_csv(tables["test"]).sample(50, random_state=3)
     red_batch.to_csv(tmp_path / "red.csv", index=False)
     white = load_wine("white").sample(50, random_state=3)
     white.to_csv(tmp_path / "white.csv", sep=";", index=False)
     for name, drifts in (("red", False), ("white", True)):
-        ran = run_monitor("check", "--reference", tables["train"], "--current", tmp_path / f"{name}.csv",
-                          "--out", tmp_path / f"{name}.json")
+        ran = run(monitor_main, ["check", "--reference", tables["train"], "--current", tmp_path / f"{name}.csv",
+                                 "--out", tmp_path / f"{name}.json"])
         report = json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8"))
-        assert ran.returncode == 0 and report["drift"] is drifts, ran.stdout + ran.stderr
+        assert ran.code == 0 and report["drift"] is drifts, ran.stdout + ran.stderr
         assert set(report["features"]) == set(FEATURES) and report["current_rows"] == 50
         assert all({"statistic", "p_value", "adjusted_p_value", "drift"} <= set(entry)
                    for entry in report["features"].values())
     assert report == drift_report(read_features(tables["train"]), read_features(tmp_path / "white.csv"))
 
 
+@pytest.mark.slow  # a fresh interpreter: the command as `make monitor` runs it (about 4 s)
 def test_check_reads_the_request_log_and_skips_a_torn_last_line(tables, tmp_path):
     wines = load_wine("white")[FEATURES].head(60).to_dict("records")
     log = tmp_path / "requests.jsonl"

@@ -231,6 +231,7 @@ def committed_checkpoint_md5() -> str:
     return next(out["md5"] for out in outs if out["path"] == PARAMS.checkpoint)
 
 
+@pytest.mark.slow  # a DVC repository and a pull from dvc-store/ (about 3.5 s)
 def test_a_fresh_clone_gets_the_committed_model_from_the_dvc_remote(tmp_path, monkeypatch):
     """Without `make pipeline` (no models/ in the copy), `pipeline_outputs` restores the checkpoint dvc.lock records
     from dvc-store/ without training and without writing into the copy, also from nbs/ (where the notebooks run);
