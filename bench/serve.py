@@ -70,15 +70,16 @@ class WineAPI(ls.LitAPI):  # pylint: disable=abstract-method  # has_capacity etc
 
     def __init__(self, files: dict, **options):
         super().__init__(**options)
-        self.files, self.service = files, None
+        self.files, self.service, self.serve = files, None, None
 
     def setup(self, device):  # pylint: disable=unused-argument
-        self.service = project().WineService(self.files["checkpoint"], self.files["featurizer"], ROOT / "dvc.lock")
+        self.serve = project()  # once per worker, not per request
+        self.service = self.serve.WineService(self.files["checkpoint"], self.files["featurizer"], ROOT / "dvc.lock")
 
     def decode_request(self, request):  # pylint: disable=arguments-differ
         try:
-            return project().validate_wine_request(request)
-        except project().BadRequest as error:
+            return self.serve.validate_wine_request(request)
+        except self.serve.BadRequest as error:
             raise HTTPException(status_code=422, detail=error.problems) from None
 
     def predict(self, x):  # pylint: disable=arguments-differ

@@ -238,10 +238,11 @@ def machine() -> str:
 def main() -> None:
     "Time the stage, Lightning, the module loop and the floor; print them, the ratios and the scaling table."
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    # argparse formats help with %: %% prints one
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['epochs']} epochs after a {QUICK['warm_up_epochs']}-epoch warm-up, on the first "
-                        f"{QUICK['fraction']:.0%}% of the rows (for the scaling table: of each colour's wines): a few "
-                        "seconds (CI's run)")
+                        f"{round(100 * QUICK['fraction'])}%% of the rows (for the scaling table: of each colour's "
+                        "wines): a few seconds (CI's run)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml (train:, featurize:)")
     parser.add_argument("--data", type=Path, help="the train stage's table (default: params.yaml's paths.train_table)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each kind; medians are printed")
