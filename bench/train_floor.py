@@ -45,7 +45,8 @@ from lightning_overhead import new_model, plain_loop
 from mlops_tutorial.core.config import TrainConfig, load_params
 from mlops_tutorial.core.data import WineDataError, fetch_wine, read_wine_csv
 from mlops_tutorial.core.features import featurize
-from mlops_tutorial.core.model import MAX_QUALITY, WineDataModule, median_score, train_model
+from mlops_tutorial.core.ensemble import MAX_QUALITY, median_score
+from mlops_tutorial.core.model import WineDataModule, train_model
 from mlops_tutorial.core.train import read_table, use_portable_cpu_kernels
 
 QUICK = {"epochs": 2, "warm_up_epochs": 1, "fraction": 0.25}  # what --quick trains: epochs, warm-up, share of rows

@@ -13,7 +13,8 @@ from mlops_tutorial.core.config import TrainConfig, load_params
 from mlops_tutorial.core.data import TARGET, read_wine_csv, write_table
 from mlops_tutorial.core.features import featurize
 from mlops_tutorial.core.metrics import quality_metrics
-from mlops_tutorial.core.model import predict_quality, train_model
+from mlops_tutorial.core.ensemble import predict_quality
+from mlops_tutorial.core.model import train_model
 from mlops_tutorial.core.split import split_wine
 from project import ROOT
 

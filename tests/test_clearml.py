@@ -165,6 +165,7 @@ def test_pipeline_cli_runs_offline_and_reports_every_fold(tmp_path):
     assert set(json.loads((tmp_path / "model" / "cv_metrics.json").read_text())) == {
         "mad", "acc_t025", "acc_t05", "acc_t1", "kappa"}
     from mlops_tutorial.core.data import load_wine  # pylint: disable=import-outside-toplevel  # torch only when it runs
-    from mlops_tutorial.core.model import LitWineModel, predict_quality  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.ensemble import predict_quality  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.model import LitWineModel  # pylint: disable=import-outside-toplevel
     predicted = predict_quality(LitWineModel.load_from_checkpoint(tmp_path / "model" / "last.ckpt"), load_wine().head())
     assert ((predicted > 2) & (predicted < 9)).all()

@@ -1,5 +1,6 @@
 """Integration checks of the project's front door: the data CLI, the Makefile's install stamp and lint gate, the
-notebook-cleanliness check, and the promise that `mlops_tutorial.core.data` stays light."""
+notebook-cleanliness check, the promise that `mlops_tutorial.core.data` stays light, and that the modules that only
+score or serve a trained model never import Lightning."""
 import json
 import subprocess
 import sys
@@ -18,6 +19,21 @@ def run(*command, cwd=ROOT) -> subprocess.CompletedProcess:
 
 def test_data_module_does_not_import_heavy_libraries():
     probe = f"import sys, json, mlops_tutorial.core.data; print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))"
+    result = run(sys.executable, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+# The modules that check inputs, score a checkpoint or serve it: the network alone (mlops_tutorial.core.ensemble)
+# without the seconds that importing Lightning takes in every such process.
+WITHOUT_LIGHTNING = ("mlops_tutorial.core.ensemble", "mlops_tutorial.core.holdout", "mlops_tutorial.core.train",
+                     "mlops_tutorial.beyond.serve", "mlops_tutorial.beyond.monitor",
+                     "mlops_tutorial.lessons.clearml_tracking")
+
+
+def test_scoring_and_serving_modules_do_not_import_lightning():
+    probe = (f"import importlib, json, sys; [importlib.import_module(m) for m in {WITHOUT_LIGHTNING!r}]; "
+             "print(json.dumps([m for m in ('pytorch_lightning', 'lightning', 'lightning_fabric') if m in sys.modules]))")
     result = run(sys.executable, "-c", probe)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []

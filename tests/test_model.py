@@ -10,7 +10,8 @@ from pytorch_lightning.callbacks import Callback
 from mlops_tutorial.core.config import TrainConfig
 from mlops_tutorial.core.data import TARGET, WineDataError, read_wine_csv
 from mlops_tutorial.core.metrics import METRIC_NAMES, quality_metrics
-from mlops_tutorial.core.model import LitWineModel, WineDataModule, predict_quality, train_model
+from mlops_tutorial.core.ensemble import predict_quality
+from mlops_tutorial.core.model import LitWineModel, WineDataModule, train_model
 
 
 pytestmark = pytest.mark.slow  # each test trains on the full red wine file

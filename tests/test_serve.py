@@ -68,7 +68,7 @@ def test_predict_answers_a_grade_and_names_the_model(server, red_wines):
 
 def test_the_server_predicts_what_the_holdout_stage_predicts(server, outputs, red_wines):
     from mlops_tutorial.core.holdout import load_model  # pylint: disable=import-outside-toplevel
-    from mlops_tutorial.core.model import predict_quality  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.ensemble import predict_quality  # pylint: disable=import-outside-toplevel
     table = pd.read_csv(outputs["test"]).head(40)
     expected = predict_quality(load_model(outputs["checkpoint"]), table)
     served = [httpx.post(f"{server.url}/predict", json=wine).json()["quality"] for wine in red_wines[:40]]

@@ -11,7 +11,8 @@ import torch
 
 from mlops_tutorial.core.data import read_wine_csv
 from mlops_tutorial.core.metrics import read_metrics
-from mlops_tutorial.core.model import LitWineModel, predict_quality
+from mlops_tutorial.core.ensemble import predict_quality
+from mlops_tutorial.core.model import LitWineModel
 from mlops_tutorial.core.train import main
 from project import ROOT
 

@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def train_logged(tracking_uri: str, flags: list, run_name: str | None = None) -> str:
     "Train once with the training command's `flags`, logging to MLflow at `tracking_uri`; the run's id."
-    from mlops_tutorial.core import train  # pylint: disable=import-outside-toplevel  # torch is imported only here
+    # pylint: disable=import-outside-toplevel  # torch and Lightning are imported only here
+    from mlops_tutorial.core import train
+    from mlops_tutorial.core.model import train_model
 
     scratch = Path(tempfile.mkdtemp(prefix="mlflow-run-"))
     try:
@@ -82,7 +84,7 @@ def train_logged(tracking_uri: str, flags: list, run_name: str | None = None) ->
             [*flags, "--checkpoint", str(scratch / "model.ckpt"), "--metrics", str(scratch / "metrics.json")])
         config, table = train.prepare(train_args)
         logger = mlflow_logger(tracking_uri, run_name=run_name)
-        train.train_model(table, config, logger=logger)
+        train_model(table, config, logger=logger)
     finally:
         shutil.rmtree(scratch)
     return logger.run_id

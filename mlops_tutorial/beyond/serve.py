@@ -214,7 +214,7 @@ class WineService:  # pylint: disable=too-few-public-methods
         from mlops_tutorial.core.holdout import load_model  # pylint: disable=import-outside-toplevel  # torch: only here
         self.featurizer = Featurizer.from_file(featurizer)
         self.model = load_model(checkpoint)
-        names = list(self.model.hparams.feature_names)
+        names = list(self.model.feature_names)
         unknown = [name for name in names if name not in self.featurizer.names]
         if unknown:
             raise ValueError(f"{checkpoint}: the model needs {unknown}, which {featurizer} does not compute")
@@ -224,7 +224,7 @@ class WineService:  # pylint: disable=too-few-public-methods
     def predict(self, wines: list) -> list:
         "Predicted grade of each wine (a list of the eleven `FEATURES` values, validated)."
         import torch  # pylint: disable=import-outside-toplevel
-        from mlops_tutorial.core.model import predict_features  # pylint: disable=import-outside-toplevel
+        from mlops_tutorial.core.ensemble import predict_features  # pylint: disable=import-outside-toplevel
         inputs = self.featurizer.transform(np.asarray(wines, dtype=np.float64))[:, self.order]
         return [float(grade) for grade in predict_features([self.model], torch.from_numpy(inputs.astype(np.float32)))]
 

@@ -23,7 +23,8 @@ from . import cli
 from .config import EvaluateParams, TrainConfig, load_params
 from .data import TARGET, fetch_wine, read_wine_csv
 from .metrics import PAPER_TABLE2, cross_validate, write_json
-from .model import predict_quality, train_model
+from .ensemble import predict_quality
+from .model import train_model
 from .train import use_portable_cpu_kernels
 
 # %% ../../nbs/03c_evaluate.ipynb #d5fff843

@@ -14,14 +14,14 @@ import pandas as pd
 from . import cli
 from .data import TARGET
 from .metrics import quality_metrics, rec_curve, write_metrics
-from .model import LitWineModel, predict_quality
+from .ensemble import WineEnsemble, load_ensemble, predict_quality
 from .train import read_table, use_portable_cpu_kernels
 
 # %% ../../nbs/04b_holdout.ipynb #16cd5a7e
-def load_model(checkpoint) -> LitWineModel:
-    "The `LitWineModel` saved in `checkpoint`, or a `ValueError` naming the file when it is not one."
+def load_model(checkpoint) -> WineEnsemble:
+    "The network of the `LitWineModel` in `checkpoint` (read without Lightning); a `ValueError` names a bad file."
     try:
-        return LitWineModel.load_from_checkpoint(cli.input_file(checkpoint), map_location="cpu")
+        return load_ensemble(cli.input_file(checkpoint))
     except (RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         reason = f"{type(error).__name__}: {first_line}"

@@ -15,14 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from . import cli
 from .config import TrainConfig, load_params, validated
 from .data import COLUMNS, TARGET, WineDataError, fetch_wine, read_wine_csv, snake_case
 from .metrics import write_metrics
-from .model import train_model
 
 # %% ../../nbs/03b_train.ipynb #e50ad605
 def check_feature_table(table: pd.DataFrame, path) -> pd.DataFrame:
@@ -144,6 +141,14 @@ def prepare(args: argparse.Namespace) -> tuple:
 
 def run_training(args: argparse.Namespace, config: TrainConfig, table: pd.DataFrame) -> None:
     "Train with the checked `config` on `table`; write the checkpoint and the metrics named in `args`."
+    # Lightning and torch load here, not at the top: checking the inputs (`prepare`, `--help`) and the modules that
+    # import this one for `read_table` or the kernel setting never pay the seconds they take to import.
+    # pylint: disable=import-outside-toplevel
+    import torch
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    from mlops_tutorial.core.model import train_model
+
     use_portable_cpu_kernels()  # before the first tensor operation and set_num_threads, which starts MKL
     torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)

@@ -169,9 +169,9 @@ def distributions():
 @exercise("lightning-median", solution=median_grade, wrong=lambda probabilities: probabilities.argmax(dim=1),
           missed="add up the probabilities")
 def judge_median(answer) -> None:
-    "The answer agrees with `mlops_tutorial.core.model.median_score` on skewed rows and on random distributions."
+    "The answer agrees with `mlops_tutorial.core.ensemble.median_score` on skewed rows and on random distributions."
     import torch  # pylint: disable=import-outside-toplevel  # torch only when checked
-    from mlops_tutorial.core.model import median_score  # pylint: disable=import-outside-toplevel
+    from mlops_tutorial.core.ensemble import median_score  # pylint: disable=import-outside-toplevel
     for probabilities in distributions():
         expected = median_score(probabilities)
         given = torch.as_tensor(answer(probabilities)).to(expected.dtype)

@@ -29,7 +29,8 @@ from ..core import data
 from ..core import split
 from ..core.config import TrainConfig, load_params, validated
 from ..core.metrics import METRIC_NAMES, score_folds
-from ..core.model import predict_quality, train_model
+from ..core.ensemble import predict_quality
+from ..core.model import train_model
 from .clearml_tracking import PROJECT, missing_server_variables, use_offline_config
 
 
