@@ -96,7 +96,7 @@ lint: install check-clean check-export secrets lint-workflows readme-check ## py
 pylint: install ## pylint alone: the package and the notebooks (nbqa) against their thresholds, in one process
 	@$(PYLINT_GATES)
 
-readme-check: install ## fail if the README's results or Start here table differ from reports/ and the notebooks
+readme-check: install ## fail if the README's results or tables, or a notebook's reading time, differ from reports/ and the notebooks
 	@$(BIN)/python tools/readme_results.py --check
 	@$(BIN)/python bench/lesson_stats.py --check-readme > /dev/null
 	@$(BIN)/python tools/layers.py --check
@@ -254,7 +254,7 @@ docs-serve: docs ## serve the site on localhost, port DOCS_PORT (default 8000); 
 test-lab: install data ## run every notebook in JupyterLab in headless Chromium (`make lab`), one result each
 	MLOPS_TUTORIAL_LAB_NOTEBOOKS=all $(BIN)/pytest tests/test_lab.py -v -rA --timeout 3600
 
-lesson-stats: install ## print each notebook's reading time (words/200 + code lines/20); update the README's Start here
+lesson-stats: install ## print each notebook's reading time (words/200 + code lines/20); write it into the notebooks' Time lines and the README
 	$(BIN)/python bench/lesson_stats.py --readme
 
 lint-workflows: install ## validate .github/workflows/*.yml against the GitHub workflow schema (check-jsonschema)

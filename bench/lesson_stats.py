@@ -6,8 +6,9 @@ Usage: .venv/bin/python bench/lesson_stats.py [--quick] [--readme | --check-read
 Prints one line per notebook (words, code lines, minutes, a mark where a path notebook is over 15 minutes), then the
 path's total and the total of every notebook. It reads the notebook files; it runs nothing. `--readme` writes the
 README's "Start here" table (the path's notebooks and their minutes) and its table of every notebook (its group on the
-site, from docs/index.md's toctrees, its summary line and the module it exports); `--check-readme` fails if either is
-out of date or a notebook is in no group of the site.
+site, from docs/index.md's toctrees, its summary line and the module it exports) and the minutes in each notebook's
+line "**Time**: about N minutes to read (`make lesson-stats`)"; `--check-readme` fails if any of these is out of date
+or a notebook is in no group of the site.
 """
 import argparse
 import functools
@@ -26,6 +27,7 @@ TOCTREE = re.compile(r"```\{toctree\}\n(.*?)```", re.DOTALL)
 WORDS_PER_MINUTE, CODE_LINES_PER_MINUTE = 200, 20
 LESSON_LIMIT, PATH_LIMIT = 15, 90
 PATH_NOTEBOOK = re.compile(r"^0[0-5]_")  # 00_… to 05_…: the weekend path
+READ_TIME = re.compile(r"(\*\*Time\*\*: about )(\d+)( minutes to read \(`make lesson-stats`\))")  # in a notebook's text
 
 
 @functools.cache
@@ -120,15 +122,31 @@ def update_readme(check: bool) -> None:
     README.write_text(updated, encoding="utf-8")
 
 
+def update_read_times(check: bool) -> None:
+    "Write each notebook's measured minutes into its **Time** line, or (`check`) fail naming the notebooks that differ."
+    stale = []
+    for notebook in sorted(NBS.glob("*.ipynb")):
+        text = notebook.read_text(encoding="utf-8")
+        minutes = f"{reading(notebook)[2]:.0f}"
+        updated = READ_TIME.sub(lambda match, minutes=minutes: match[1] + minutes + match[3], text)
+        if updated != text:
+            stale.append(notebook.name)
+            if not check:
+                notebook.write_text(updated, encoding="utf-8")
+    if check and stale:
+        raise SystemExit(f"error: the reading time in {', '.join(stale)} is out of date: run `make lesson-stats`")
+
+
 def main() -> None:
     "Print the table."
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="accepted like every benchmark's; this one is quick")
-    parser.add_argument("--readme", action="store_true", help="write the README's Start here table")
-    parser.add_argument("--check-readme", action="store_true", help="fail if the README's Start here table is stale")
+    parser.add_argument("--readme", action="store_true", help="write the README's tables and the notebooks' reading times")
+    parser.add_argument("--check-readme", action="store_true", help="fail if those are out of date")
     args = parser.parse_args()
     if args.readme or args.check_readme:
         update_readme(check=args.check_readme)
+        update_read_times(check=args.check_readme)
     path_minutes = total_minutes = 0.0
     print(f"{'notebook':<32} {'words':>6} {'code':>5} {'minutes':>8}")
     for notebook in sorted(NBS.glob("*.ipynb")):
