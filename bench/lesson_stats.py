@@ -128,7 +128,7 @@ def update_read_times(check: bool) -> None:
     for notebook in sorted(NBS.glob("*.ipynb")):
         text = notebook.read_text(encoding="utf-8")
         minutes = f"{reading(notebook)[2]:.0f}"
-        updated = READ_TIME.sub(lambda match, minutes=minutes: match[1] + minutes + match[3], text)
+        updated = READ_TIME.sub(rf"\g<1>{minutes}\g<3>", text)
         if updated != text:
             stale.append(notebook.name)
             if not check:
@@ -141,7 +141,7 @@ def main() -> None:
     "Print the table."
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="accepted like every benchmark's; this one is quick")
-    parser.add_argument("--readme", action="store_true", help="write the README's tables and the notebooks' reading times")
+    parser.add_argument("--readme", action="store_true", help="write the README tables and the reading times")
     parser.add_argument("--check-readme", action="store_true", help="fail if those are out of date")
     args = parser.parse_args()
     if args.readme or args.check_readme:
